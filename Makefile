@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both create or reuse .venv,
+# install the pins, and migrate the Airflow DB (.airflow/, SQLite) on a fresh clone.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+AF := $(PY) scripts/airflow_env.py
+
+.PHONY: venv db test demo lint bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
+	touch $@
+
+db: .airflow/airflow.db
+.airflow/airflow.db: $(VENV)/.installed
+	$(AF) $(VENV)/bin/airflow db migrate > .airflow-migrate.log 2>&1 || (cat .airflow-migrate.log; exit 1)
+	rm -f .airflow-migrate.log
+
+test: db
+	$(AF) $(PY) -m pytest
+
+demo: db
+	$(AF) $(PY) scripts/demo.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: venv
+	$(AF) $(PY) scripts/bench.py
+
+clean:
+	rm -rf .airflow .demo

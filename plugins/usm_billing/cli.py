@@ -1,0 +1,83 @@
+"""Command line: ``python -m usm_billing sync --config FILE [--dry-run] [--summary-json FILE]``.
+
+Runs the same steps as the DAG, in one process: for migrating from cron and for
+debugging. Connections come from ``AIRFLOW_CONN_<ID>`` environment variables (or any
+secrets backend Airflow is configured with). The banner matches the PHP module's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pendulum
+
+from usm_billing import steps
+from usm_billing.config import load_config
+from usm_billing.exceptions import UsmBillingError
+
+__all__ = ["main", "run_sync"]
+
+
+def run_sync(
+    config_path: Path, *, dry_run: bool = False, customer_id: str | None = None
+) -> dict[str, Any]:
+    """The whole pipeline; ``finish`` is sent even when a step fails."""
+    config = load_config(config_path)
+    billing, userside = steps.billing_hook(config), steps.userside_hook(config)
+    summaries: list[dict[str, Any]] = []
+    try:
+        start_info = steps.start(config, userside, billing)
+        billing_data = steps.extract_billing(config, billing)
+        userside_data = steps.extract_userside(config, userside)
+        tariff_changes = steps.diff_tariff_step(config, billing_data, userside_data)
+        summaries.append(steps.load_tariffs(config, userside, tariff_changes, dry_run=dry_run))
+        customer_changes = steps.diff_customer_step(
+            config, start_info, billing_data, userside_data, only=customer_id
+        )
+        summaries.append(steps.load_customers(config, userside, customer_changes, dry_run=dry_run))
+    finally:
+        steps.finish(config, userside)
+    summary = steps.report(summaries)
+    summary["dry_run"] = dry_run
+    return summary
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m usm_billing", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    sync = commands.add_parser("sync", help="import one billing into UserSide")
+    sync.add_argument("--config", type=Path, required=True, help="billing YAML file")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="compute and show changes, write nothing"
+    )
+    sync.add_argument("--customer-id", help="only this billing customer id")
+    sync.add_argument("--summary-json", type=Path, help="write the run summary as JSON here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
+    )
+    print("usm_billing", flush=True)
+    print(f"Start module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
+    try:
+        summary = run_sync(args.config, dry_run=args.dry_run, customer_id=args.customer_id)
+    except UsmBillingError as err:
+        print(f"ERROR: {err}", file=sys.stderr, flush=True)
+        print(f"Finish module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
+        return 1
+    text = json.dumps(summary, ensure_ascii=False, indent=2)
+    print(text)
+    if args.summary_json:
+        args.summary_json.write_text(text + "\n", encoding="utf-8")
+    print(f"Finish module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
+    return 2 if summary["failed"] else 0

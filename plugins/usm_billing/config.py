@@ -1,0 +1,281 @@
+"""One billing's configuration: a YAML file per billing, validated by :class:`BillingConfig`.
+
+Every flag of the PHP module (``usm_billing.php`` variables ``$confIs…``) has a snake_case
+field here; the field description names its PHP variable so an engineer migrating a
+PHP config can map it line by line. Unknown keys are errors: a typo must not silently
+turn a flag off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from usm_billing.exceptions import ConfigError
+
+__all__ = [
+    "CONFIG_DIR_ENV",
+    "BillingConfig",
+    "default_config_dir",
+    "load_config",
+    "load_configs",
+]
+
+CONFIG_DIR_ENV = "USM_BILLING_CONFIG_DIR"
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class BillingConfig(BaseModel):
+    """Settings of one billing → UserSide import (one DAG)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # --- identity and connections ------------------------------------------------------
+    billing_id: PositiveInt = Field(description="UserSide billing number ($billingId).")
+    billing_name: Literal["standart", "carbon5"] = Field(
+        default="standart",
+        description="Universal API dialect ($billingName): `standart` or `carbon5`.",
+    )
+    billing_conn_id: str = Field(
+        min_length=1,
+        description="Airflow connection of the billing: host = full API base URL, password = key.",
+    )
+    userside_conn_id: str = Field(
+        min_length=1,
+        description="Airflow connection of UserSide: host = UserSide base URL, password = key.",
+    )
+    schedule: str = Field(default="*/10 * * * *", description="Cron schedule of the DAG.")
+    billing_timezone: str = Field(
+        default="UTC",
+        description="Time zone of the billing's local date strings (unix activity dates).",
+    )
+
+    # --- batch sizes ($apiGroup… variables) ----------------------------------------------
+    group_add_batch_size: PositiveInt = Field(
+        default=100, description="Customers per `group_add` request (fixed 100 in PHP)."
+    )
+    group_edit_batch_size: PositiveInt = Field(
+        default=200, description="Customers per `group_edit` request ($apiGroupCounter2)."
+    )
+    group_edit_typical_batch_size: PositiveInt = Field(
+        default=4000,
+        description="Customers per single-field `group_edit` (balance, traffic, activity; "
+        "$apiGroupCounter).",
+    )
+    compare_house_batch_size: PositiveInt = Field(
+        default=10000, description="Houses per `compare_house` request ($apiGroupHouseCounter)."
+    )
+
+    # --- merge maps ---------------------------------------------------------------------
+    additional_customer_data_merge: dict[str, int] = Field(
+        default_factory=dict,
+        description="Billing field id → UserSide customer additional field id, UserSide 3.14+ "
+        "($additionalCustomerDataMerge).",
+    )
+    additional_data_merge: dict[str, int] = Field(
+        default_factory=dict,
+        description="Billing field id → UserSide additional data id, UserSide 3.13 and older "
+        "($additionalDataMerge).",
+    )
+    mark_merge: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Billing mark id → UserSide mark ids ($markMerge).",
+    )
+
+    # --- flags (universal-api.md §4.5) ----------------------------------------------------
+    skip_update_agreement_date: bool = Field(
+        default=False,
+        description="Write the agreement date only when UserSide has none "
+        "($confIsSkipUpdateAgreementDate).",
+    )
+    disable_create_address: bool = Field(
+        default=False,
+        description="Never create cities, streets or houses ($confIsDisableCreateAddress).",
+    )
+    skip_delete_empty_ip: bool = Field(
+        default=False,
+        description="Keep MAC-only bindings and the IPs of customers without `ip_mac` "
+        "($confIsSkipDeleteEmptyIp).",
+    )
+    skip_delete_ip: list[str] = Field(
+        default_factory=list,
+        description="IP ranges never deleted in UserSide, as CIDR or `a.b.c.d-e.f.g.h` "
+        "($confSkipDeleteIp).",
+    )
+    force_delete_empty_ip: bool = Field(
+        default=False,
+        description="Delete MAC-only bindings even with skip_delete_empty_ip "
+        "($confIsForceDeleteEmptyIp).",
+    )
+    import_less_phone: bool = Field(
+        default=False,
+        description="Clear UserSide phone slots the billing does not fill "
+        "($confIsImportLessPhone).",
+    )
+    do_not_update_add_phone: bool = Field(
+        default=False,
+        description="Freeze phone slots 2–4 ($confIsDoNotUpdateAddPhone).",
+    )
+    import_less_address: bool = Field(
+        default=False,
+        description="A customer without a billing house loses its UserSide house and flat "
+        "($confIsImportLessAddress).",
+    )
+    update_empty_level: bool = Field(
+        default=False,
+        description="An empty billing floor clears the UserSide floor ($confIsUpdateEmptyLevel).",
+    )
+    update_empty_entrance: bool = Field(
+        default=False,
+        description="Write the billing entrance even when 0 ($confIsUpdateEmptyEntrance).",
+    )
+    skip_unused_address: bool = Field(
+        default=False,
+        description="Import only addresses that some customer uses ($confIsSkipUnusedAddress).",
+    )
+    use_street_full_name: bool = Field(
+        default=False,
+        description="Use the street `full_name` in the old address algorithm "
+        "($confIsUseStreetFullName).",
+    )
+    import_password_to_us_password: bool = Field(
+        default=False,
+        description="Import `password` into the UserSide customer password "
+        "($confIsImportPasswordToUsPassword).",
+    )
+    save_password_to_comment: bool = Field(
+        default=False,
+        description="Append the password to the comment ($confIsSavePasswordToComment).",
+    )
+    skip_update_date_activity: bool = Field(
+        default=False,
+        description="Never write the activity date ($confIsSkipUpdateDateActivity).",
+    )
+    dont_update_date_connect: bool = Field(
+        default=False,
+        description="Write the connection date only when UserSide has none "
+        "($confIsDontUpdateDateConnect).",
+    )
+    skip_sync_customer_is_corporate: bool = Field(
+        default=False,
+        description="Never write `flag_corporate` ($confIsSkipSyncCustomerIsCorporate).",
+    )
+    skip_parent_link: bool = Field(
+        default=False,
+        description="Do not link child accounts to their parent ($confIsSkipParentLink).",
+    )
+    dont_change_child_id: bool = Field(
+        default=False,
+        description="Keep the raw child account id instead of `<parent>_<child>` "
+        "($isDontChangeChildId).",
+    )
+    import_switch_commutation: bool = Field(
+        default=False,
+        description="Import the customer's switch port ($confIsImportSwitchCommutation).",
+    )
+    import_message: bool = Field(
+        default=False,
+        description="Import billing messages into UserSide ($confIsImportMessage).",
+    )
+    always_set_customer_group_id: str = Field(
+        default="",
+        description="Billing group id added to every customer ($confAlwaysSetCustomerGroupId).",
+    )
+    ip_gray_net: str = Field(
+        default="", description="Private network mirrored to ip_white_net ($confIpGrayNet)."
+    )
+    ip_white_net: str = Field(
+        default="", description="Public network the gray IPs are mirrored to ($confIpWhiteNet)."
+    )
+    without_log: bool = Field(
+        default=False,
+        description="No field-level audit in the task log ($isWithoutLog; the lock file it also "
+        "disabled is replaced by max_active_runs=1).",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_has_five_fields(cls, value: str) -> str:
+        if value.startswith("@") or len(value.split()) == 5:
+            return value
+        msg = f"`{value}` is not a 5-field cron expression or an @preset"
+        raise ValueError(msg)
+
+    @field_validator("billing_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        import pendulum
+
+        try:
+            pendulum.timezone(value)
+        except Exception as err:
+            msg = f"unknown time zone `{value}`"
+            raise ValueError(msg) from err
+        return value
+
+
+def default_config_dir() -> Path:
+    """``$USM_BILLING_CONFIG_DIR``, else ``include/config/billings`` of this repository."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "include" / "config" / "billings"
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for item in err.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "(file)"
+        parts.append(f"field `{field}`: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_config(path: Path) -> BillingConfig:
+    """Read and validate one YAML file; :class:`ConfigError` names the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        msg = f"{path}: cannot be read ({err.strerror})"
+        raise ConfigError(msg) from None
+    except yaml.YAMLError as err:
+        msg = f"{path}: is not valid YAML ({err})"
+        raise ConfigError(msg) from None
+    if not isinstance(raw, dict):
+        msg = f"{path}: must be a YAML mapping of settings, got {type(raw).__name__}"
+        raise ConfigError(msg)
+    try:
+        return BillingConfig.model_validate(raw)
+    except ValidationError as err:
+        msg = f"{path}: {_describe(err)}"
+        raise ConfigError(msg) from None
+
+
+def load_configs(directory: Path) -> tuple[dict[str, BillingConfig], dict[Path, ConfigError]]:
+    """Every ``*.yaml`` of ``directory`` by file stem, plus the files that failed.
+
+    One broken file never hides the others; ``billing_id`` must be unique across files.
+    """
+    configs: dict[str, BillingConfig] = {}
+    errors: dict[Path, ConfigError] = {}
+    seen_ids: dict[int, Path] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            config = load_config(path)
+        except ConfigError as err:
+            errors[path] = err
+            continue
+        if config.billing_id in seen_ids:
+            msg = (
+                f"{path}: field `billing_id`: {config.billing_id} is already used by "
+                f"{seen_ids[config.billing_id].name}; each billing needs its own UserSide number"
+            )
+            errors[path] = ConfigError(msg)
+            continue
+        seen_ids[config.billing_id] = path
+        configs[path.stem] = config
+    return configs, errors

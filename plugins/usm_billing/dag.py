@@ -1,0 +1,152 @@
+"""Airflow glue: one DAG per billing config. Task bodies call :mod:`usm_billing.steps`.
+
+``start → extract_billing, extract_userside → diff_tariffs → load_tariffs →
+diff_customers → load_customers → finish (always) → report``. Change sets travel
+through XCom (the object-storage backend keeps large ones out of the metadata DB).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, dag, task
+
+from usm_billing import steps
+from usm_billing.exceptions import LoadError
+
+if TYPE_CHECKING:
+    from usm_billing.config import BillingConfig
+
+__all__ = ["DEFAULT_ARGS", "build_config_error_dag", "build_dag"]
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "usm_billing",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+DAG_DOC = """
+### usm_billing: {name} → UserSide billing {billing_id}
+
+Imports tariffs and customers from the billing's Universal API (`{conn}`, dialect
+`{dialect}`) into UserSide (`{us_conn}`). Params: `dry_run` computes and logs the change
+set without writing; `customer_id` limits the run to one billing customer.
+"""
+
+
+def _params(context: dict[str, Any]) -> tuple[bool, str | None]:
+    params = context.get("params") or {}
+    return bool(params.get("dry_run")), (params.get("customer_id") or None)
+
+
+def build_dag(config: BillingConfig, name: str) -> DAG:
+    """The DAG ``usm_billing_<name>`` for one billing."""
+
+    @dag(
+        dag_id=f"usm_billing_{name}",
+        description=f"Billing `{config.billing_conn_id}` → UserSide billing {config.billing_id}",
+        schedule=CronDataIntervalTimetable(config.schedule, timezone="UTC"),
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        dagrun_timeout=timedelta(hours=2),
+        doc_md=DAG_DOC.format(
+            name=name,
+            billing_id=config.billing_id,
+            conn=config.billing_conn_id,
+            dialect=config.billing_name,
+            us_conn=config.userside_conn_id,
+        ),
+        tags=["usm_billing", config.billing_name],
+        params={
+            "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
+            "customer_id": Param("", type="string", description="Only this billing customer id."),
+        },
+    )
+    def usm_billing_dag() -> None:
+        @task
+        def start() -> dict[str, Any]:
+            return steps.start(config, steps.userside_hook(config), steps.billing_hook(config))
+
+        @task
+        def extract_billing() -> dict[str, Any]:
+            return steps.extract_billing(config, steps.billing_hook(config))
+
+        @task
+        def extract_userside() -> dict[str, Any]:
+            return steps.extract_userside(config, steps.userside_hook(config))
+
+        @task
+        def diff_tariffs(billing: dict, userside: dict) -> dict[str, Any]:
+            return steps.diff_tariff_step(config, billing, userside)
+
+        @task
+        def load_tariffs(changes: dict, **context: Any) -> dict[str, Any]:
+            dry_run, _ = _params(context)
+            return steps.load_tariffs(config, steps.userside_hook(config), changes, dry_run=dry_run)
+
+        @task
+        def diff_customers(start_info: dict, billing: dict, userside: dict, **context: Any) -> dict:
+            _, only = _params(context)
+            return steps.diff_customer_step(config, start_info, billing, userside, only=only)
+
+        @task
+        def load_customers(changes: dict, **context: Any) -> dict[str, Any]:
+            dry_run, _ = _params(context)
+            return steps.load_customers(
+                config, steps.userside_hook(config), changes, dry_run=dry_run
+            )
+
+        @task(trigger_rule=TriggerRule.ALL_DONE, retries=3)
+        def finish() -> None:
+            steps.finish(config, steps.userside_hook(config))
+
+        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+        def report(tariffs: dict | None, customers: dict | None) -> dict[str, Any]:
+            summary = steps.report([tariffs, customers])
+            print(f"usm_billing summary: {summary}")
+            if summary["failed"]:
+                msg = (
+                    f"{len(summary['failed'])} record(s) were not written: {summary['failed'][:20]}"
+                )
+                raise LoadError(msg)
+            return summary
+
+        handshake = start()
+        billing = extract_billing()
+        userside = extract_userside()
+        handshake >> [billing, userside]
+        tariffs_done = load_tariffs(diff_tariffs(billing, userside))
+        customer_changes = diff_customers(handshake, billing, userside)
+        customers_done = load_customers(customer_changes)
+        tariffs_done >> customers_done
+        done = finish()
+        [tariffs_done, customers_done] >> done
+        done >> report(tariffs_done, customers_done)
+
+    return usm_billing_dag()
+
+
+class _ConfigErrorDag(DAG):
+    """Stands for the broken config files: Airflow records its validation error as an
+    import error of the generator file, while the good billings' DAGs still load."""
+
+    config_errors: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        raise ValueError("; ".join(self.config_errors))
+
+
+def build_config_error_dag(errors: list[str]) -> DAG:
+    placeholder = _ConfigErrorDag(
+        dag_id="usm_billing_config_errors",
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    )
+    placeholder.config_errors = tuple(errors)
+    return placeholder

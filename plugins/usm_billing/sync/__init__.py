@@ -1,0 +1,1 @@
+"""Pure, Airflow-free sync logic: billing snapshot + UserSide view → change set."""

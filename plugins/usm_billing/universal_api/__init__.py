@@ -1,0 +1,1 @@
+"""The billing side: the Universal API hook, payload decoding and lenient models."""

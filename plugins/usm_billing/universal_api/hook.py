@@ -1,0 +1,130 @@
+"""Hook for a billing's Universal API, both dialects (universal-api.md §1.1).
+
+``standart`` asks ``…&request=<method>``; ``carbon5`` asks
+``…&method1=userside_manager.<method>`` (plus ``&context=userside`` for the group list).
+The connection host is the billing's full base URL and may already carry a query string
+(``http://h/?module=remoteapi&action=userside``); ``requests`` appends our parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
+from usm_billing.transport import KeyedApiHook
+from usm_billing.universal_api.models import (
+    BillingCustomer,
+    BillingState,
+    BillingTariff,
+    NamedItem,
+    RecordError,
+    SystemInformation,
+    parse_customer,
+)
+from usm_billing.universal_api.payload import decode_body, iter_items
+
+__all__ = ["UniversalApiHook"]
+
+
+class UniversalApiHook(KeyedApiHook):
+    """One typed method per Universal API request the importer makes.
+
+    :param billing_conn_id: Airflow connection of the billing.
+    :param dialect: ``standart`` or ``carbon5``.
+    """
+
+    conn_name_attr = "billing_conn_id"
+    default_conn_name = "usm_billing_default"
+    conn_type = "http"
+    hook_name = "UserSide Universal API (billing)"
+    system = "billing"
+
+    def __init__(
+        self,
+        billing_conn_id: str = default_conn_name,
+        *,
+        dialect: Literal["standart", "carbon5"] = "standart",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(billing_conn_id, **kwargs)
+        self.dialect = dialect
+
+    def _params(self, method: str) -> dict[str, str]:
+        params = {"key": self.api_key, "temp": str(int(time.time()))}
+        if self.dialect == "carbon5":
+            params["method1"] = f"userside_manager.{method}"
+            if method == "get_user_group_list":
+                params["context"] = "userside"
+        else:
+            params["cat"] = "module"
+            params["request"] = method
+        return params
+
+    def fetch(self, method: str) -> Any:
+        """The decoded JSON of one request; any HTTP error is fatal for the extract."""
+        response = self.send(
+            "GET", self.base_url_of_connection(), what=method, params=self._params(method)
+        )
+        if response.status_code != 200:
+            reason = (
+                "unknown request for this billing" if response.status_code in (400, 404) else ""
+            )
+            msg = self._label(f"{method}: HTTP {response.status_code} {reason}".rstrip())
+            raise FatalApiError(msg)
+        return decode_body(response.content, source=self._label(method))
+
+    def get_system_information(self) -> SystemInformation:
+        data = self.fetch("get_system_information")
+        if not isinstance(data, dict) or not data.get("date"):
+            msg = self._label(
+                "get_system_information: the reply has no `date`; the PHP module aborts here "
+                "too (spec §3.2)"
+            )
+            raise ImplausibleExtractError(msg)
+        return SystemInformation.model_validate(data)
+
+    def get_tariff_list(self) -> tuple[dict[str, BillingTariff], list[RecordError]]:
+        tariffs: dict[str, BillingTariff] = {}
+        errors: list[RecordError] = []
+        for key, raw in iter_items(self.fetch("get_tariff_list")):
+            try:
+                tariffs[key] = BillingTariff.from_raw(key, raw)
+            except RecordError as err:
+                errors.append(err)
+            except ValueError as err:
+                errors.append(RecordError("tariff", key, "(row)", str(err).splitlines()[0]))
+        return tariffs, errors
+
+    def get_user_state_list(self) -> dict[str, BillingState]:
+        return {
+            key: BillingState.model_validate({**raw, "id": key})
+            for key, raw in iter_items(self.fetch("get_user_state_list"))
+            if isinstance(raw, dict)
+        }
+
+    def _named_items(self, method: str) -> dict[str, NamedItem]:
+        return {
+            key: NamedItem.model_validate({**raw, "id": key})
+            for key, raw in iter_items(self.fetch(method))
+            if isinstance(raw, dict)
+        }
+
+    def get_user_group_list(self) -> dict[str, NamedItem]:
+        return self._named_items("get_user_group_list")
+
+    def get_user_tags(self) -> dict[str, NamedItem]:
+        return self._named_items("get_user_tags")
+
+    def get_user_list(self) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
+        """Customers by UserSide-side key; unusable rows are returned, not raised."""
+        customers: dict[str, BillingCustomer] = {}
+        errors: list[RecordError] = []
+        for key, raw in iter_items(self.fetch("get_user_list")):
+            try:
+                customer = parse_customer(key, raw)
+            except RecordError as err:
+                errors.append(err)
+                continue
+            customers[customer.id] = customer
+        return customers, errors

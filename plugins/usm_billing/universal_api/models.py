@@ -1,0 +1,347 @@
+"""Lenient, typed models of what a billing serves (universal-api.md §3).
+
+Parsing happens once, at the edge: numeric strings become numbers, list-or-object
+collections become tuples, the "no date" sentinels become ``""``. What stays is the
+billing's meaning, not yet UserSide's spelling: HTML escaping and other UserSide forms
+are applied by :mod:`usm_billing.sync.normalize`.
+
+Customers are frozen slotted dataclasses rather than pydantic models: a billing of
+100,000 customers must parse in seconds and fit in memory, and each field needs its own
+error message anyway (:class:`RecordError` names the customer and the field).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from usm_billing.universal_api.payload import iter_items
+
+__all__ = [
+    "BillingCustomer",
+    "BillingSnapshot",
+    "BillingState",
+    "BillingTariff",
+    "NamedItem",
+    "RecordError",
+    "SystemInformation",
+    "customer_key",
+    "parse_customer",
+    "to_decimal",
+]
+
+NO_DATES = frozenset({"", "0000-00-00", "0000-00-00 00:00:00", "1970-01-01", "1970-01-01 00:00:00"})
+
+
+class RecordError(ValueError):
+    """One billing record cannot be used; the message names the record and the field."""
+
+    def __init__(self, kind: str, record_id: str, field: str, reason: str) -> None:
+        self.kind, self.record_id, self.field, self.reason = kind, record_id, field, reason
+        super().__init__(f"{kind} `{record_id}`: field `{field}`: {reason}")
+
+
+# --- scalar coercions ------------------------------------------------------------------
+
+
+def to_text(value: Any) -> str:
+    """Any JSON scalar as text; ``null`` is empty. Floats keep PHP's short form."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        msg = f"expected text, got a JSON {'object' if isinstance(value, dict) else 'list'}"
+        raise ValueError(msg)
+    return str(value)
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Money and counters: numbers or numeric strings (``,`` accepted as decimal point)."""
+    if value is None or value == "":
+        return Decimal(0)
+    if isinstance(value, bool):
+        return Decimal(int(value))
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip().replace(",", "."))
+        except InvalidOperation:
+            pass
+        else:
+            if number.is_finite():
+                return number
+    msg = f"expected a number, got {str(value)[:40]!r}"
+    raise ValueError(msg)
+
+
+def to_int(value: Any) -> int:
+    return int(to_decimal(value))
+
+
+def to_date(value: Any) -> str:
+    """A date string, with the "no date" sentinels (spec §0.5) as ``""``."""
+    text = to_text(value).strip()
+    return "" if text in NO_DATES else text
+
+
+def customer_key(raw_key: Any) -> str:
+    """The billing customer id as UserSide keys it: ``&`` and ``+`` become ``_``."""
+    return to_text(raw_key).replace("&", "_").replace("+", "_")
+
+
+_IntLike = Annotated[int, BeforeValidator(to_int)]
+_Text = Annotated[str, BeforeValidator(to_text)]
+_Dec = Annotated[Decimal, BeforeValidator(to_decimal)]
+
+
+# --- catalogues ------------------------------------------------------------------------
+
+
+class SystemInformation(BaseModel):
+    """``get_system_information``: the billing's clock is mandatory (spec §3.2)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    date: _Text = Field(min_length=1)
+    os: _Text = ""
+    billing: dict[str, Any] = Field(default_factory=dict)
+
+
+class BillingTariff(BaseModel):
+    """One ``get_tariff_list`` row, keyed by the billing tariff id (spec §3.4)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: _Text = ""
+    payment: _Dec = Decimal(0)
+    payment_interval: _IntLike = 0
+    speed_up: _IntLike = 0
+    speed_down: _IntLike = 0
+    traffic: _IntLike = 0
+    service_type: _IntLike = 0
+    additional_comment: str | None = None
+
+    @classmethod
+    def from_raw(cls, key: str, raw: Any) -> BillingTariff:
+        if not isinstance(raw, dict):
+            raise RecordError("tariff", key, "(row)", "expected a JSON object")  # noqa: EM101
+        speed = raw.get("speed") if isinstance(raw.get("speed"), dict) else {}
+        comment = raw.get("additional_comment")
+        return cls.model_validate(
+            {
+                "id": key,
+                "name": raw.get("name"),
+                "payment": raw.get("payment"),
+                "payment_interval": raw.get("payment_interval"),
+                "speed_up": speed.get("up"),
+                "speed_down": speed.get("down"),
+                "traffic": raw.get("traffic"),
+                "service_type": raw.get("service_type"),
+                "additional_comment": None if comment is None else to_text(comment),
+            }
+        )
+
+
+class BillingState(BaseModel):
+    """``get_user_state_list`` row: ``functional`` is what UserSide understands (§3.5)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: _Text = ""
+    functional: _Text = ""
+
+
+class NamedItem(BaseModel):
+    """A group or a tag of the billing's catalogue (§3.6–3.7)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: _Text = ""
+
+
+# --- customers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BillingCustomer:
+    """One ``get_user_list`` row in billing terms (spec §3.13), ready for the diff."""
+
+    id: str
+    login: str = ""
+    full_name: str = ""
+    flag_corporate: int | None = None
+    tariff_current: tuple[str, ...] = ()
+    tariff_new: tuple[str, str] | None = None
+    agreement_number: str = ""
+    agreement_date: str = ""
+    account_number: str = ""
+    comment: str = ""
+    balance: str = "0"
+    credit: str = "0"
+    discount: str = "0"
+    state_id: str = ""
+    is_disable: int = 0
+    date_connect: str = ""
+    date_activity: str = ""
+    traffic_up: int = 0
+    traffic_down: int = 0
+    phones: tuple[str, ...] = ()
+    email: str = ""
+    crc: str = ""
+
+    def to_json(self) -> list[Any]:
+        """Compact positional form for XCom (field order of the dataclass)."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> BillingCustomer:
+        values = dict(zip((f.name for f in fields(cls)), row, strict=True))
+        values["tariff_current"] = tuple(values["tariff_current"])
+        values["phones"] = tuple(values["phones"])
+        if values["tariff_new"] is not None:
+            values["tariff_new"] = tuple(values["tariff_new"])
+        return cls(**values)
+
+
+def _first(value: Any) -> dict[str, Any]:
+    """Element ``[0]`` of an ordinal collection (list or object), or ``{}``."""
+    for _key, item in iter_items(value):
+        return item if isinstance(item, dict) else {}
+    return {}
+
+
+def _tariff_ids(value: Any) -> tuple[str, ...]:
+    ids = []
+    for key, item in iter_items(value):
+        if isinstance(item, dict):
+            tariff_id = to_text(item.get("id", key if not key.isdigit() else ""))
+        else:
+            tariff_id = to_text(item)
+        if tariff_id != "":
+            ids.append(tariff_id)
+    return tuple(ids)
+
+
+def _phones(value: Any) -> tuple[str, ...]:
+    """Digits-only numbers, the ``flag_main`` phone first (spec §4.4 Phones)."""
+    main: list[str] = []
+    others: list[str] = []
+    for _key, item in iter_items(value):
+        if not isinstance(item, dict):
+            continue
+        target = main if to_text(item.get("flag_main")) in ("1", "true") else others
+        for part in to_text(item.get("number")).replace(";", ",").split(","):
+            digits = "".join(ch for ch in part if ch.isdigit())
+            if digits:
+                target.append(digits)
+    return tuple(main + others)
+
+
+def _emails(value: Any) -> str:
+    text = to_text(_first(value).get("address"))
+    return ", ".join(token for token in text.split() if "@" in token)
+
+
+def _crc(raw: dict[str, Any]) -> str:
+    """md5 of the record without the fields that change every run (spec §2.5 crc_billing)."""
+    stable = {k: v for k, v in raw.items() if k not in ("balance", "date_activity", "traffic")}
+    blob = json.dumps(stable, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.md5(blob.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def parse_customer(raw_key: Any, raw: Any) -> BillingCustomer:
+    """Parse one row; raises :class:`RecordError` naming the customer and the field."""
+    key = customer_key(raw_key)
+    if not isinstance(raw, dict):
+        raise RecordError("customer", key, "(row)", "expected a JSON object")  # noqa: EM101
+    field = "(row)"
+    try:
+        field = "tariff"
+        tariff = raw.get("tariff") if isinstance(raw.get("tariff"), dict) else {}
+        current = _tariff_ids(tariff.get("current"))
+        new_row = _first(tariff.get("new"))
+        new_id = to_text(new_row.get("id"))
+        tariff_new = (new_id, to_date(new_row.get("date_start"))) if new_id else None
+        field = "agreement"
+        agreement = _first(raw.get("agreement"))
+        values: dict[str, Any] = {
+            "id": key,
+            "tariff_current": current,
+            "tariff_new": tariff_new,
+            "agreement_number": to_text(agreement.get("number")).strip(),
+            "agreement_date": to_date(agreement.get("date")),
+        }
+        for field in ("login", "full_name", "account_number", "comment"):
+            values[field] = to_text(raw.get(field))
+        field = "flag_corporate"
+        if "flag_corporate" in raw:
+            values["flag_corporate"] = 1 if to_int(raw["flag_corporate"]) else 0
+        for field in ("balance", "credit", "discount"):
+            values[field] = str(to_decimal(raw.get(field)))
+        field = "state_id"
+        values["state_id"] = to_text(raw.get("state_id")).strip()
+        field = "is_disable"
+        values["is_disable"] = 1 if to_int(raw.get("is_disable")) else 0
+        field = "date_connect"
+        connect = to_text(raw.get("date_connect")).strip()
+        values["date_connect"] = (
+            "1970-01-01" + connect[10:] if connect.startswith("0000-00-00") else connect
+        )
+        field = "date_activity"
+        values["date_activity"] = to_date(raw.get("date_activity"))
+        field = "traffic"
+        traffic = raw.get("traffic") if isinstance(raw.get("traffic"), dict) else {}
+        month = traffic.get("month") if isinstance(traffic.get("month"), dict) else {}
+        values["traffic_up"] = to_int(month.get("up"))
+        values["traffic_down"] = to_int(month.get("down"))
+        field = "phone"
+        values["phones"] = _phones(raw.get("phone"))
+        field = "email"
+        values["email"] = _emails(raw.get("email"))
+        field = "(row)"
+        values["crc"] = _crc(raw)
+    except ValueError as err:
+        raise RecordError("customer", key, field, str(err)) from None  # noqa: EM101
+    return BillingCustomer(**values)
+
+
+@dataclass(frozen=True)
+class BillingSnapshot:
+    """What one run read from the billing, parsed; ``rejected`` are the unusable records."""
+
+    system: SystemInformation
+    tariffs: dict[str, BillingTariff]
+    states: dict[str, BillingState]
+    customers: dict[str, BillingCustomer]
+    rejected: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system.model_dump(),
+            "tariffs": {k: t.model_dump(mode="json") for k, t in self.tariffs.items()},
+            "states": {k: s.model_dump() for k, s in self.states.items()},
+            "customers": {k: c.to_json() for k, c in self.customers.items()},
+            "rejected": list(self.rejected),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BillingSnapshot:
+        return cls(
+            system=SystemInformation.model_validate(data["system"]),
+            tariffs={k: BillingTariff.model_validate(t) for k, t in data["tariffs"].items()},
+            states={k: BillingState.model_validate(s) for k, s in data["states"].items()},
+            customers={k: BillingCustomer.from_json(c) for k, c in data["customers"].items()},
+            rejected=tuple(data.get("rejected", ())),
+        )

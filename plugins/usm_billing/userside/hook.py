@@ -1,0 +1,185 @@
+"""Hook for UserSide's ``api.php``: the module protocol of userside-api.md §2.
+
+Reads (``cat=module&request=…``) are GET; every other call is a form-encoded POST with
+the key in the body (UserSide 3.21+ accepts writes by POST only). Large structures travel
+as one JSON string in the ``data`` field, so PHP's ``max_input_vars`` never cuts them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from usm_billing.exceptions import FatalApiError
+from usm_billing.transport import KeyedApiHook
+from usm_billing.universal_api.payload import iter_items
+from usm_billing.userside.models import UsCustomer, UsSettings, UsTariff, parse_view_row
+from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
+
+__all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
+
+LIFECYCLE_ACTIONS = frozenset(
+    {"set_start_info", "get_settings", "system_operation", "set_stop_info"}
+)
+MODULE_VERSION = "usm_billing v.3.268.airflow"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class UserSideHook(KeyedApiHook):
+    """One typed method per UserSide call the importer makes.
+
+    :param userside_conn_id: Airflow connection of UserSide (host = UserSide base URL).
+    """
+
+    conn_name_attr = "userside_conn_id"
+    default_conn_name = "usm_userside_default"
+    conn_type = "http"
+    hook_name = "UserSide ERP"
+    system = "UserSide"
+
+    def __init__(self, userside_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(userside_conn_id, **kwargs)
+        self.writes_sent = 0
+
+    @property
+    def api_url(self) -> str:
+        base = self.base_url_of_connection().rstrip("/")
+        return base if base.endswith("api.php") else f"{base}/api.php"
+
+    # --- transport -------------------------------------------------------------------
+
+    def read(self, request: str, **params: Any) -> Any:
+        what = f"cat=module&request={request}"
+        response = self.send(
+            "GET",
+            self.api_url,
+            what=what,
+            params={"key": self.api_key, "cat": "module", "request": request, **params},
+        )
+        return decode_reply(response.status_code, response.content, label=self._label(what))
+
+    def write(self, cat: str, action: str, **form: Any) -> Any:
+        """POST one write; the reply is returned for the caller to judge."""
+        what = f"cat={cat}&action={action}"
+        if action not in LIFECYCLE_ACTIONS:
+            self.writes_sent += 1
+        response = self.send(
+            "POST",
+            self.api_url,
+            what=what,
+            form={"key": self.api_key, "cat": cat, "action": action, **form},
+        )
+        return decode_reply(response.status_code, response.content, label=self._label(what))
+
+    def _require(self, reply: Any, what: str, ok: bool) -> None:
+        if not ok:
+            detail = error_text(reply) or "the reply did not confirm the change"
+            msg = self._label(f"{what}: {detail}")
+            raise FatalApiError(msg)
+
+    # --- lifecycle (§2.1) ---------------------------------------------------------------
+
+    def get_system_information(self) -> dict[str, Any]:
+        reply = self.read("get_system_information")
+        if not isinstance(reply, dict) or not reply.get("date"):
+            msg = self._label("get_system_information: the reply has no `date`")
+            raise FatalApiError(msg)
+        return reply
+
+    def set_start_info(self) -> None:
+        reply = self.write(
+            "usm_billing",
+            "set_start_info",
+            version=MODULE_VERSION,
+            path="airflow",
+            log_path="airflow",
+        )
+        self._require(reply, "set_start_info", isinstance(reply, dict) and is_ok(reply))
+
+    def get_settings(self, billing_id: int, *, billing_time: int, erp_time: int) -> UsSettings:
+        reply = self.write(
+            "usm_billing",
+            "get_settings",
+            billing_id=billing_id,
+            billing_time=billing_time,
+            erp_time=erp_time,
+        )
+        self._require(reply, "get_settings", isinstance(reply, dict) and is_ok(reply))
+        data = pick(reply, "data")
+        return UsSettings.model_validate(data if isinstance(data, dict) else {})
+
+    def system_operation(self, billing_id: int) -> None:
+        self.write("usm_billing", "system_operation", billing_id=billing_id)
+
+    def set_stop_info(self) -> None:
+        self.write("usm_billing", "set_stop_info")
+
+    # --- bulk reads (§2.2) --------------------------------------------------------------
+
+    def get_tariff_list(self, billing_id: int) -> dict[str, UsTariff]:
+        rows = self.read("get_tariff_list", billing_id=billing_id)
+        tariffs = {}
+        for key, row in iter_items(rows):
+            tariff = UsTariff.from_row(key, row)
+            if tariff is not None:
+                tariffs[key] = tariff
+        return tariffs
+
+    def get_user_list(
+        self, billing_id: int, *, customer_id: str | None = None
+    ) -> dict[str, UsCustomer]:
+        params: dict[str, Any] = {
+            "billing_id": billing_id,
+            "is_id_billing_user_id": 1,
+            "is_parent_id": 1,
+            "timestamp_ready": 1,
+        }
+        if customer_id is not None:
+            params["customer_id"] = customer_id
+        rows = self.read("get_user_list", **params)
+        view = {}
+        for key, row in iter_items(rows):
+            customer = parse_view_row(key, row)
+            if customer is not None:
+                view[key] = customer
+        return view
+
+    # --- tariffs (§2.4) -----------------------------------------------------------------
+
+    def tariff_add(self, billing_id: int, billing_tariff_id: str, name: str) -> None:
+        reply = self.write(
+            "tariff", "add", billing_id=billing_id, billing_tariff_id=billing_tariff_id, name=name
+        )
+        self._require(
+            reply,
+            f"tariff add `{billing_tariff_id}`",
+            isinstance(reply, dict) and pick(reply, "id") not in (None, "", 0),
+        )
+
+    def tariff_group_edit(self, data: dict[int, dict[str, Any]]) -> None:
+        reply = self.write("tariff", "group_edit", data=_json({str(k): v for k, v in data.items()}))
+        self._require(reply, "tariff group_edit", isinstance(reply, dict) and is_ok(reply))
+
+    def tariff_edit(self, us_id: int, fields: dict[str, Any]) -> None:
+        reply = self.write("tariff", "edit", id=us_id, **fields)
+        self._require(reply, f"tariff edit #{us_id}", isinstance(reply, dict) and is_ok(reply))
+
+    # --- customers (§2.5) ---------------------------------------------------------------
+
+    def customer_group_add(self, billing_id: int, rows: list[dict[str, Any]]) -> int:
+        reply = self.write("customer", "group_add", billing_id=billing_id, data=_json(rows))
+        count = pick(reply, "count") if isinstance(reply, dict) else None
+        self._require(reply, "customer group_add", count is not None)
+        return int(count)
+
+    def customer_group_edit(self, data: dict[str, dict[str, Any]], *, src_billing: bool) -> int:
+        form: dict[str, Any] = {"data": _json(data)}
+        if src_billing:
+            form["src"] = "billing"
+        reply = self.write("customer", "group_edit", **form)
+        count = pick(reply, "count") if isinstance(reply, dict) else None
+        self._require(reply, "customer group_edit", count is not None)
+        return int(count)

@@ -1,0 +1,188 @@
+"""UserSide's view of one billing, as the ``cat=module`` reads return it (contract §4–§5).
+
+Values keep their JSON type (a view may answer ``"125.50"`` or ``125.5``): the diff
+compares them with PHP's loose equality, as the module does. Rows are keyed by the billing
+id, and carry UserSide's own id (``userside_id`` in old versions, ``erp_id`` in new ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from usm_billing.universal_api.payload import iter_items
+
+__all__ = ["NEW_CUSTOMER_NAME", "UsCustomer", "UsSettings", "UsTariff", "parse_view_row"]
+
+NEW_CUSTOMER_NAME = "_ run billing module again _"
+
+
+class UsSettings(BaseModel):
+    """``cat=usm_billing&action=get_settings`` data; absent keys take the module's defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    is_update_address: int = 0
+    is_new_house_billing_compare: int = 0
+    address_compare_format: int = 0
+    is_update_traffic: int = 0
+    date_traffic_update: int = 0
+    date_traffic_update_interval: int = 1
+    is_update_mac: int = 0
+    is_customer_activity_timestamp: int = 0
+    is_encode_customer_password: int = 0
+    row_limit: int = 0
+    last_paid_id: int = 0
+    last_msg_id: int = 0
+
+
+def _us_id(row: dict[str, Any]) -> int | None:
+    for key in ("userside_id", "erp_id", "Userside_id"):
+        value = row.get(key)
+        if value not in (None, "", 0, "0"):
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class UsTariff:
+    """A tariff of ``get_tariff_list&billing_id=N``."""
+
+    billing_tariff_id: str
+    us_id: int
+    name: Any = None
+    payment: Any = None
+    payment_interval: Any = None
+    speed_up: Any = None
+    speed_down: Any = None
+    traffic: Any = None
+    service_type: Any = None
+    additional_comment: Any = None
+    is_in_billing: Any = None
+
+    @classmethod
+    def from_row(cls, key: str, row: Any) -> UsTariff | None:
+        if not isinstance(row, dict) or _us_id(row) is None:
+            return None
+        speed = row.get("speed") if isinstance(row.get("speed"), dict) else {}
+        return cls(
+            billing_tariff_id=key,
+            us_id=_us_id(row) or 0,
+            name=row.get("name"),
+            payment=row.get("payment"),
+            payment_interval=row.get("payment_interval"),
+            speed_up=speed.get("up"),
+            speed_down=speed.get("down"),
+            traffic=row.get("traffic"),
+            service_type=row.get("service_type"),
+            additional_comment=row.get("additional_comment"),
+            is_in_billing=row.get("is_in_billing"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsCustomer:
+    """One row of the customer view, with the values the diff reads (contract §5.2)."""
+
+    billing_uid: str
+    us_id: int
+    full_name: Any = None
+    login: Any = None
+    account_number: Any = None
+    comment: Any = None
+    balance: Any = None
+    credit: Any = None
+    discount: Any = None
+    flag_corporate: Any = None
+    is_disable: Any = None
+    date_connect: Any = None
+    parent_id: Any = None
+    state_id: Any = None
+    tariff_current: tuple[str, ...] = ()
+    tariff_new_id: Any = None
+    agreement_number: Any = None
+    agreement_date: Any = None
+    traffic_up: Any = None
+    traffic_down: Any = None
+    phones: tuple[str, ...] = ()
+    email: Any = None
+    date_activity_inet: Any = None
+    date_activity_inet_unix: Any = None
+    is_in_billing: Any = None
+
+    def to_json(self) -> list[Any]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> UsCustomer:
+        values = dict(zip((f.name for f in fields(cls)), row, strict=True))
+        values["tariff_current"] = tuple(values["tariff_current"])
+        values["phones"] = tuple(values["phones"])
+        return cls(**values)
+
+
+def _first(value: Any) -> dict[str, Any]:
+    for _key, item in iter_items(value):
+        return item if isinstance(item, dict) else {}
+    return {}
+
+
+def _phone_slots(value: Any) -> tuple[str, ...]:
+    """The view's ``phone`` list; the list index is the slot (contract §5.2)."""
+    slots: dict[int, str] = {}
+    for key, item in iter_items(value):
+        if isinstance(item, dict) and key.isdigit():
+            number = item.get("number")
+            slots[int(key)] = "" if number is None else str(number)
+    if not slots:
+        return ()
+    return tuple(slots.get(i, "") for i in range(max(slots) + 1))
+
+
+def parse_view_row(key: str, row: Any) -> UsCustomer | None:
+    """A view row, or ``None`` when it carries no UserSide id (it cannot be edited)."""
+    if not isinstance(row, dict):
+        return None
+    us_id = _us_id(row)
+    if us_id is None:
+        return None
+    tariff = row.get("tariff") if isinstance(row.get("tariff"), dict) else {}
+    current = tuple(
+        str(item.get("id")) if isinstance(item, dict) else str(item)
+        for _k, item in iter_items(tariff.get("current"))
+    )
+    agreement = _first(row.get("agreement"))
+    traffic = row.get("traffic") if isinstance(row.get("traffic"), dict) else {}
+    month = traffic.get("month") if isinstance(traffic.get("month"), dict) else {}
+    return UsCustomer(
+        billing_uid=key,
+        us_id=us_id,
+        full_name=row.get("full_name"),
+        login=row.get("login"),
+        account_number=row.get("account_number"),
+        comment=row.get("comment"),
+        balance=row.get("balance"),
+        credit=row.get("credit"),
+        discount=row.get("discount"),
+        flag_corporate=row.get("flag_corporate"),
+        is_disable=row.get("is_disable"),
+        date_connect=row.get("date_connect"),
+        parent_id=row.get("parent_id"),
+        state_id=row.get("state_id"),
+        tariff_current=current,
+        tariff_new_id=_first(tariff.get("new")).get("id"),
+        agreement_number=agreement.get("number"),
+        agreement_date=agreement.get("date"),
+        traffic_up=month.get("up"),
+        traffic_down=month.get("down"),
+        phones=_phone_slots(row.get("phone")),
+        email=_first(row.get("email")).get("address"),
+        date_activity_inet=row.get("date_activity_inet"),
+        date_activity_inet_unix=row.get("date_activity_inet_unix"),
+        is_in_billing=row.get("is_in_billing"),
+    )
