@@ -1,4 +1,5 @@
-"""One usm_billing DAG per ``include/config/billings/*.yaml`` (or ``$USM_BILLING_CONFIG_DIR``).
+"""One usm_billing Airflow DAG per billing YAML in ``include/config/billings/``
+(or ``$USM_BILLING_CONFIG_DIR``).
 
 A broken config file becomes an import error naming the file and the field; the other
 billings' DAGs still load. No connections, variables or HTTP at parse time.

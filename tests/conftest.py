@@ -29,8 +29,9 @@ def peers() -> Path:
 def airflow_db() -> None:
     """A migrated metadata DB (``make test`` migrates it first; this covers bare pytest)."""
     if not Path(os.environ["AIRFLOW_HOME"], "airflow.db").exists():
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
+        )
 
 
 @pytest.fixture(scope="session")

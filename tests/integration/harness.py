@@ -43,10 +43,17 @@ class Stack:
     def view(self, billing_id: int = 1) -> dict[str, Any]:
         """The customer view exactly as the importer reads it."""
         status, _headers, body = self.userside.handle(
-            "GET", "/api.php",
-            {"key": USERSIDE_KEY, "cat": "module", "request": "get_user_list",
-             "billing_id": str(billing_id), "is_id_billing_user_id": "1"},
-            b"", "",
+            "GET",
+            "/api.php",
+            {
+                "key": USERSIDE_KEY,
+                "cat": "module",
+                "request": "get_user_list",
+                "billing_id": str(billing_id),
+                "is_id_billing_user_id": "1",
+            },
+            b"",
+            "",
         )
         assert status == 200
         value = json.loads(body)
@@ -54,8 +61,12 @@ class Stack:
 
 
 def write_config(directory: Path, name: str = "test", **settings: Any) -> Path:
-    config = {"billing_id": 1, "billing_conn_id": "usm_billing_test",
-              "userside_conn_id": "usm_userside_test", **settings}
+    config = {
+        "billing_id": 1,
+        "billing_conn_id": "usm_billing_test",
+        "userside_conn_id": "usm_userside_test",
+        **settings,
+    }
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -81,16 +92,23 @@ def emulator_stack(
     userside_server, userside_thread = start_userside_server(userside, port=0)
     billing_url = f"http://127.0.0.1:{billing_server.server_address[1]}"
     userside_url = f"http://127.0.0.1:{userside_server.server_address[1]}"
-    monkeypatch.setenv("AIRFLOW_CONN_USM_BILLING_TEST", json.dumps(
-        {"conn_type": "http", "host": billing_url + BILLING_BASE_PATH, "password": BILLING_KEY}))
-    monkeypatch.setenv("AIRFLOW_CONN_USM_USERSIDE_TEST", json.dumps(
-        {"conn_type": "http", "host": userside_url, "password": USERSIDE_KEY}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_USM_BILLING_TEST",
+        json.dumps(
+            {"conn_type": "http", "host": billing_url + BILLING_BASE_PATH, "password": BILLING_KEY}
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_USM_USERSIDE_TEST",
+        json.dumps({"conn_type": "http", "host": userside_url, "password": USERSIDE_KEY}),
+    )
     configs = tmp_path / "billings"
     configs.mkdir(exist_ok=True)
     try:
         yield Stack(billing, userside, billing_url, userside_url, write_config(configs, **config))
     finally:
-        for server, thread in ((billing_server, billing_thread), (userside_server, userside_thread)):
+        servers = ((billing_server, billing_thread), (userside_server, userside_thread))
+        for server, thread in servers:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)

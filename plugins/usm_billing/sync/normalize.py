@@ -85,11 +85,12 @@ def format_number(value: Decimal) -> str:
 
 def state_for(state_id: str, functional_by_state: dict[str, str]) -> int | str:
     """UserSide state (§3.5): work 2, pause 1, stop/disable/nomoney/new 0; any other state
-    id passes through (custom UserSide states); a raw id longer than 5 characters is 0."""
+    id passes through (custom UserSide states); a raw id longer than 5 characters is 0, and
+    a missing one is 0 like every missing number (§4.4; contract §1.2: never ``""``)."""
     functional = functional_by_state.get(state_id)
     if functional in STATE_BY_FUNCTIONAL:
         return STATE_BY_FUNCTIONAL[functional]
-    if len(state_id) > 5:
+    if len(state_id) > 5 or state_id == "":
         return 0
     return int(state_id) if state_id.isdigit() else state_id
 

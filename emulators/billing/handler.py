@@ -1,0 +1,222 @@
+"""Socket-free core of the Universal API (billing) emulator.
+
+``BillingEmulator(source).handle(method, path, query)`` answers one request like a billing
+would: from a capture folder (:class:`~emulators.billing.fixtures.FixtureFolder`) or from a
+generated dataset (the dict returned by :func:`~emulators.billing.generator.generate`).
+
+Request rules (spec ``universal-api.md`` §1.1):
+
+* dialect ``standart``: the method is ``request=<method>``;
+* dialect ``carbon5``: the method is ``method1=userside_manager.<method>`` (``context=userside``
+  and any other extra parameter is accepted and ignored);
+* the other dialect's parameter alone → HTTP 400 ``Unknown Action`` (as for an unknown method);
+  neither parameter → HTTP 400 ``Undefined request``;
+* any path is accepted (``/?module=remoteapi&action=userside``, ``/admin/index.cgi``,
+  ``/api/index/<section>``);
+* with ``key`` configured, a request whose ``key`` differs gets uBilling's answer: HTTP 200,
+  ``text/html``, body ``ERROR:GET_WRONG_KEY`` (the key is checked first).
+
+Generated payloads are encoded like PHP ``json_encode`` (``\\uXXXX`` for non-ASCII, ``\\/``);
+``get_user_list&customer_id=<id>`` returns that one customer, or ``[]`` when unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from emulators.billing._gc import gc_paused
+from emulators.billing.fixtures import FixtureFolder, Reply
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "CARBON5_PREFIX",
+    "DIALECTS",
+    "NO_REQUEST",
+    "BillingEmulator",
+    "php_json_encode",
+]
+
+DIALECTS = ("standart", "carbon5")
+CARBON5_PREFIX = "userside_manager."
+#: ``stats()`` key for requests that named no method.
+NO_REQUEST = "_no_request"
+
+_JSON_HEADERS = (
+    ("Cache-Control", "no-store, no-cache, must-revalidate"),
+    ("Pragma", "no-cache"),
+    ("Content-Type", "application/json"),
+)
+_HTML_HEADERS = (
+    ("Content-Type", "text/html; charset=UTF-8"),
+    ("Cache-Control", "no-store, no-cache, must-revalidate"),
+    ("Pragma", "no-cache"),
+)
+# uBilling's own replies; the stray quote in the reason phrase is what it really sends.
+_WRONG_KEY = Reply.build(200, "OK", _HTML_HEADERS, b"ERROR:GET_WRONG_KEY")
+_UNKNOWN_ACTION = Reply.build(400, 'Unknown Action"', _HTML_HEADERS, b"Unknown Action")
+_UNDEFINED_REQUEST = Reply.build(400, "Undefined request", _HTML_HEADERS, b"Undefined request")
+
+
+def php_json_encode(value: Any) -> bytes:
+    """Encode like PHP ``json_encode($value)`` with default flags.
+
+    Non-ASCII as ``\\uXXXX`` (surrogate pairs above the BMP), ``/`` as ``\\/``, no spaces,
+    and an empty array (``{}`` or ``[]``) as ``[]``.
+    """
+    if isinstance(value, (dict, list, tuple)) and not value:
+        return b"[]"
+    with gc_paused():
+        text = json.dumps(
+            value, ensure_ascii=True, separators=(",", ":"), allow_nan=False, check_circular=False
+        )
+    # '/' can only occur inside JSON strings, so a plain replace is exact.
+    return text.replace("/", "\\/").encode("ascii")
+
+
+def _last(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
+class BillingEmulator:
+    """One emulated billing.
+
+    :param source: a capture folder (path or :class:`FixtureFolder`) or a generated dataset
+        (``{method: payload}`` as returned by ``generate``).
+    :param dialect: ``"standart"`` or ``"carbon5"``.
+    :param key: API key to require; ``None`` accepts any key.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | FixtureFolder | Mapping[str, object],
+        *,
+        dialect: str = "standart",
+        key: str | None = None,
+    ) -> None:
+        if dialect not in DIALECTS:
+            msg = f"Unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)} (spec §1.1)."
+            raise ValueError(msg)
+        self.dialect = dialect
+        self._key = key
+        self._lock = threading.Lock()
+        self._stats: dict[str, int] = {}
+        self._fixtures: FixtureFolder | None = None
+        self._payloads: Mapping[str, object] = {}
+        self._encoded: dict[str, bytes] = {}
+        self.replace_source(source)
+
+    def __repr__(self) -> str:
+        what = (
+            repr(self._fixtures)
+            if self._fixtures is not None
+            else f"generated({len(self._payloads)} methods)"
+        )
+        key = "set" if self._key else "none"
+        return f"BillingEmulator({what}, dialect={self.dialect!r}, key={key})"
+
+    # ------------------------------------------------------------------ source
+    def replace_source(
+        self, source: str | os.PathLike[str] | FixtureFolder | Mapping[str, object]
+    ) -> None:
+        """Switch to another folder or dataset (e.g. the next ``day``); statistics are kept."""
+        if isinstance(source, FixtureFolder):
+            fixtures, payloads = source, None
+        elif isinstance(source, (str, os.PathLike)):
+            fixtures, payloads = FixtureFolder(source), None
+        elif isinstance(source, Mapping):
+            fixtures, payloads = None, source
+        else:
+            msg = (
+                "source must be a capture folder or a generated dataset (dict), "
+                f"got {type(source).__name__}"
+            )
+            raise TypeError(msg)
+        with self._lock:
+            self._fixtures = fixtures
+            self._payloads = payloads or {}
+            self._encoded = {}
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> dict[str, int]:
+        """Requests served per method name (``_no_request`` for requests without one)."""
+        with self._lock:
+            return dict(sorted(self._stats.items()))
+
+    def reset_stats(self) -> None:
+        """Forget all request counts."""
+        with self._lock:
+            self._stats.clear()
+
+    # ------------------------------------------------------------------ requests
+    def handle(
+        self, method: str, path: str, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one request.
+
+        :param method: HTTP method (every method is answered alike, as the billings do).
+        :param path: URL path; ignored, any base is accepted.
+        :param query: decoded query parameters (last value wins when a list is given).
+        :returns: ``(status, headers, body)``; headers include ``Content-Length``.
+        """
+        reply = self.respond(method, path, query)
+        return reply.status, reply.header_dict(), reply.body
+
+    def respond(self, method: str, path: str, query: Mapping[str, Any]) -> Reply:
+        """Like :meth:`handle`, but the full :class:`Reply` (reason phrase, repeated headers)."""
+        params = {str(k): _last(v) for k, v in query.items()}
+        name = self._method_name(params)
+        with self._lock:
+            counter = name if name is not None else NO_REQUEST
+            self._stats[counter] = self._stats.get(counter, 0) + 1
+            fixtures, payloads = self._fixtures, self._payloads
+        if self._key is not None and params.get("key") != self._key:
+            return (fixtures.error("wrong_key") if fixtures else None) or _WRONG_KEY
+        if name is None:
+            return (fixtures.error("no_request") if fixtures else None) or _UNDEFINED_REQUEST
+        extra = {k: v for k, v in params.items() if k not in ("request", "method1", "key")}
+        if fixtures is not None:
+            reply = fixtures.lookup(name, extra)
+            if reply is not None:
+                return reply
+            return fixtures.error("unknown_request", name) or _UNKNOWN_ACTION
+        if name not in payloads:
+            return _UNKNOWN_ACTION
+        return Reply.build(200, "OK", _JSON_HEADERS, self._generated_body(name, extra))
+
+    def _method_name(self, params: Mapping[str, str]) -> str | None:
+        """Requested method, ``""`` for a request in the wrong dialect, ``None`` for none."""
+        if self.dialect == "standart":
+            if "request" in params:
+                return params["request"]
+            return "" if "method1" in params else None
+        if "method1" in params:
+            value = params["method1"]
+            return value[len(CARBON5_PREFIX) :] if value.startswith(CARBON5_PREFIX) else ""
+        return "" if "request" in params else None
+
+    def _generated_body(self, name: str, extra: Mapping[str, str]) -> bytes:
+        payload = self._payloads[name]
+        if name == "get_user_list" and "customer_id" in extra and isinstance(payload, Mapping):
+            cid = extra["customer_id"]
+            row = payload.get(cid)
+            return php_json_encode({cid: row} if row is not None else [])
+        cached = self._encoded.get(name)
+        if cached is None:
+            cached = php_json_encode(payload)
+            with self._lock:
+                self._encoded[name] = cached
+        return cached
+
+    def methods(self) -> Iterable[str]:
+        """Method names this emulator answers from its source (sorted)."""
+        if self._fixtures is not None:
+            return sorted(self._fixtures.methods)
+        return sorted(self._payloads)

@@ -1,0 +1,12 @@
+"""UserSide emulator: a stand-alone HTTP server on 127.0.0.1 that stands in for UserSide.
+
+Modules: ``state`` (data model, persistence, choices for UNKNOWNs), ``phpjson`` (PHP-shaped
+JSON), ``handler`` (request -> response core), ``server`` (HTTP server), ``__main__`` (CLI).
+"""
+
+from .handler import UserSideEmulator
+from .phpjson import php_json
+from .server import start_server, stop_server
+from .state import UserSideState
+
+__all__ = ["UserSideEmulator", "UserSideState", "php_json", "start_server", "stop_server"]

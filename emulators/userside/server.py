@@ -1,0 +1,85 @@
+"""HTTP front of the UserSide emulator: :class:`UserSideEmulator` on a ThreadingHTTPServer.
+
+The server binds to 127.0.0.1 only.  Requests are read on their own threads but handed to
+the emulator one at a time (``server.lock``), so the state stays consistent.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .handler import UserSideEmulator
+
+__all__ = ["UserSideHTTPServer", "start_server", "stop_server"]
+
+HOST = "127.0.0.1"
+
+
+class UserSideHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that carries the emulator and the lock serialising requests."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], emulator: UserSideEmulator) -> None:
+        self.emulator = emulator
+        self.lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: UserSideHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "UserSideEmulator/1.0"
+
+    def _dispatch(self) -> None:
+        parts = urlsplit(self.path)
+        query = dict(
+            parse_qsl(parts.query, keep_blank_values=True, encoding="utf-8", errors="replace")
+        )
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        content_type = self.headers.get("Content-Type", "")
+        with self.server.lock:
+            status, headers, payload = self.server.emulator.handle(
+                self.command, parts.path, query, body, content_type
+            )
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence the per-request access log (it would print query strings with the key)."""
+
+
+def start_server(
+    emulator: UserSideEmulator, port: int = 0
+) -> tuple[UserSideHTTPServer, threading.Thread]:
+    """Serve ``emulator`` on 127.0.0.1:``port`` (0 = a free port) in a daemon thread.
+
+    The real port is ``server.server_address[1]``.  Stop with :func:`stop_server`.
+    """
+    server = UserSideHTTPServer((HOST, port), emulator)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="userside-emulator",
+        daemon=True,
+    )
+    thread.start()
+    return server, thread
+
+
+def stop_server(server: UserSideHTTPServer, thread: threading.Thread | None = None) -> None:
+    """Stop a server started by :func:`start_server` and release its socket."""
+    server.shutdown()
+    server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)

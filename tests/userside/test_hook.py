@@ -1,0 +1,126 @@
+"""UserSideHook against mocked HTTP (userside-api.md §1.3, §2): reply casing, retries,
+error texts without the key, POST for writes."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+
+from usm_billing.exceptions import FatalApiError, RetriableApiError
+from usm_billing.userside.hook import UserSideHook
+
+KEY = "us-secret-key-123"
+API = "http://userside.test/api.php"
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_US_TEST",
+        json.dumps({"conn_type": "http", "host": "http://userside.test", "password": KEY}),
+    )
+    return UserSideHook("us_test", attempts=3, backoff=0)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        pytest.param({"Result": "OK", "Count": 3}, 3, id="1.3-old-casing-Count"),
+        pytest.param({"result": "OK", "count": "2"}, 2, id="1.3-new-casing-count"),
+    ],
+)
+def test_group_edit_accepts_both_casings(hook, requests_mock, reply, expected):
+    requests_mock.post(API, json=reply)
+    assert hook.customer_group_edit({"5": {"balance": "1"}}, src_billing=True) == expected
+    form = parse_qs(requests_mock.last_request.text)
+    assert form["key"] == [KEY]
+    assert form["cat"] == ["customer"]
+    assert form["action"] == ["group_edit"]
+    assert form["src"] == ["billing"]
+    assert json.loads(form["data"][0]) == {"5": {"balance": "1"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "calls"),
+    [
+        pytest.param(503, "", RetriableApiError, 3, id="5xx-retried-then-retriable"),
+        pytest.param(429, "", RetriableApiError, 3, id="429-retried"),
+        pytest.param(
+            400,
+            '{"Result":"ERROR","ErrorText":"bad key x"}',
+            FatalApiError,
+            1,
+            id="4xx-fatal-no-retry",
+        ),
+        pytest.param(
+            200, '{"Result":"ERROR","ErrorText":"nope"}', FatalApiError, 1, id="result-error-fatal"
+        ),
+        pytest.param(200, "", FatalApiError, 1, id="1.3-empty-body-fatal"),
+        pytest.param(200, "<html>", FatalApiError, 1, id="1.3-not-json-fatal"),
+    ],
+)
+def test_retry_table(hook, requests_mock, status, body, error, calls):
+    requests_mock.post(API, status_code=status, text=body, reason="x")
+    with pytest.raises(error) as excinfo:
+        hook.customer_group_edit({"5": {"balance": "1"}}, src_billing=False)
+    assert requests_mock.call_count == calls
+    assert KEY not in str(excinfo.value)
+    assert "group_edit" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [requests.ConnectTimeout, requests.ReadTimeout, requests.ConnectionError],
+    ids=["connect-timeout", "read-timeout", "connection-error"],
+)
+def test_network_failures_are_retried_and_never_show_the_key(hook, requests_mock, exc):
+    requests_mock.get(API, exc=exc(f"failed {API}?key={KEY}&cat=module"))
+    with pytest.raises(RetriableApiError) as excinfo:
+        hook.get_tariff_list(1)
+    assert requests_mock.call_count == 3
+    assert KEY not in str(excinfo.value)
+    assert excinfo.value.__suppress_context__
+
+
+def test_reads_are_get_and_writes_are_post(hook, requests_mock):
+    requests_mock.get(API, json={"17": {"erp_id": 4, "name": "A", "is_in_billing": 1}})
+    requests_mock.post(API, json={"id": 9})
+    tariffs = hook.get_tariff_list(1)
+    assert tariffs["17"].us_id == 4
+    assert requests_mock.last_request.method == "GET"
+    assert requests_mock.last_request.qs["request"] == ["get_tariff_list"]
+    hook.tariff_add(1, "18", "B")
+    assert requests_mock.last_request.method == "POST"
+    assert hook.writes_sent == 1
+
+
+def test_view_rows_keep_userside_id_under_either_name(hook, requests_mock):
+    requests_mock.get(
+        API,
+        json={
+            "a": {"userside_id": "7", "is_in_billing": 1},
+            "b": {"erp_id": 8},
+            "c": {"name": "no id"},
+        },
+    )
+    view = hook.get_user_list(1)
+    assert {k: v.us_id for k, v in view.items()} == {"a": 7, "b": 8}
+
+
+def test_missing_key_is_a_precise_error(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_US_NOKEY", json.dumps({"conn_type": "http", "host": "http://userside.test"})
+    )
+    with pytest.raises(FatalApiError, match="`us_nokey` has no API key in its password field"):
+        _ = UserSideHook("us_nokey").api_key
+
+
+def test_lifecycle_needs_lowercase_ok(hook, requests_mock):
+    requests_mock.post(API, json={"result": "OK", "data": {"is_update_traffic": 1}})
+    settings = hook.get_settings(1, billing_time=1, erp_time=2)
+    assert settings.is_update_traffic == 1
+    assert settings.is_update_address == 0
+    assert hook.writes_sent == 0  # lifecycle calls are not data writes
