@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m emulators.billing", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
+        "--host", default="127.0.0.1", help="bind address (containers only; default 127.0.0.1)"
+    )
+    parser.add_argument(
         "--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)"
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -71,8 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    server, thread = start_server(emulator, args.port)
-    print(f"billing emulator listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server, thread = start_server(emulator, args.port, host=args.host)
+    print(
+        f"billing emulator listening on http://{args.host}:{server.server_address[1]}", flush=True
+    )
     try:
         stop.wait()
     finally:

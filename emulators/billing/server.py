@@ -76,15 +76,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def start_server(
-    emulator: BillingEmulator, port: int = 0
+    emulator: BillingEmulator, port: int = 0, host: str = "127.0.0.1"
 ) -> tuple[BillingHTTPServer, threading.Thread]:
     """Serve ``emulator`` on ``127.0.0.1:port`` in a daemon thread.
 
     :param emulator: the request handler core.
     :param port: TCP port; 0 picks a free one (read it from ``server.server_address[1]``).
+    :param host: bind address; only containers (docker-compose) need another than loopback.
     :returns: ``(server, thread)``; stop with ``server.shutdown(); server.server_close()``.
     """
-    server = BillingHTTPServer(("127.0.0.1", port), emulator)
+    server = BillingHTTPServer((host, port), emulator)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},

@@ -28,6 +28,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m emulators.userside", description="UserSide API emulator"
     )
     parser.add_argument(
+        "--host", default="127.0.0.1", help="bind address (containers only; default 127.0.0.1)"
+    )
+    parser.add_argument(
         "--port", type=int, required=True, help="TCP port on 127.0.0.1 (0 = pick a free one)"
     )
     parser.add_argument(
@@ -69,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
-    server, thread = start_server(emulator, port=args.port)
-    print(f"userside emulator listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server, thread = start_server(emulator, port=args.port, host=args.host)
+    print(
+        f"userside emulator listening on http://{args.host}:{server.server_address[1]}", flush=True
+    )
     try:
         while not stop.wait(0.2):
             pass

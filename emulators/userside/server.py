@@ -60,13 +60,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def start_server(
-    emulator: UserSideEmulator, port: int = 0
+    emulator: UserSideEmulator, port: int = 0, host: str = HOST
 ) -> tuple[UserSideHTTPServer, threading.Thread]:
-    """Serve ``emulator`` on 127.0.0.1:``port`` (0 = a free port) in a daemon thread.
+    """Serve ``emulator`` on ``host:port`` (127.0.0.1; port 0 = a free one) in a daemon thread.
 
     The real port is ``server.server_address[1]``.  Stop with :func:`stop_server`.
+    ``host`` is for containers only (docker-compose); tests stay on loopback.
     """
-    server = UserSideHTTPServer((HOST, port), emulator)
+    server = UserSideHTTPServer((host, port), emulator)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},
