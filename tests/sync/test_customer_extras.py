@@ -1,0 +1,155 @@
+"""Per-customer groups, tags, services, additional data, marks and password (universal-api.md
+§4.4–4.5, contract §5.2 rows group/tag/service/additional_data/mark/password)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from usm_billing.sync.customer_extras import (
+    additional_fields,
+    group_fields,
+    mark_fields,
+    password_value,
+    service_fields,
+    tag_fields,
+)
+
+GROUPS = {"1": 11, "2": 12, "3": 13}
+
+
+@pytest.mark.parametrize(
+    ("billing", "view", "always", "expected"),
+    [
+        pytest.param(("1",), (11,), "", {}, id="4.4-groups-equal"),
+        pytest.param(
+            ("1", "2"),
+            (11,),
+            "",
+            {"add_group_id": {"12": 12}, "group": {"12": 1}},
+            id="4.4-group-added",
+        ),
+        pytest.param(
+            ("1",),
+            (11, 99),
+            "",
+            {"delete_group_id": {"99": 99}, "group": {"99": -1}},
+            id="4.4-every-other-group-removed-manual-too",
+        ),
+        pytest.param(
+            (),
+            (11,),
+            "3",
+            {
+                "add_group_id": {"13": 13},
+                "delete_group_id": {"11": 11},
+                "group": {"11": -1, "13": 1},
+            },
+            id="4.5-always-set-customer-group-id",
+        ),
+        pytest.param(
+            ("1", "2", "3"),
+            (),
+            "",
+            {"add_group_id": {"11": 11, "12": 12, "13": 13}, "group": {"13": 1}},
+            id="10-old-group-holds-last-added",
+        ),
+        pytest.param(("7",), (), "", {}, id="4.4-unmapped-billing-group-ignored"),
+    ],
+)
+def test_groups(billing, view, always, expected):
+    assert group_fields(billing, view, GROUPS, always=always) == expected
+
+
+TAGS = {"1": 21, "2": 22}
+
+
+@pytest.mark.parametrize(
+    ("billing", "view", "expected"),
+    [
+        pytest.param({"1": "2024-01-10 09:00:00"}, (21,), {}, id="4.4-tag-present"),
+        pytest.param(
+            {"1": "2024-01-10 09:00:00"},
+            (),
+            {"tag": {"21": "2024-01-10 09:00:00"}},
+            id="5.2-tag-added-with-date",
+        ),
+        pytest.param({"2": ""}, (), {"tag": {"22": 1}}, id="5.2-tag-added-with-1"),
+        pytest.param({}, (21, 99), {"tag": {"21": -1}}, id="4.4-only-matched-tags-removed"),
+    ],
+)
+def test_tags(billing, view, expected):
+    assert tag_fields(billing, view, TAGS) == expected
+
+
+SERVICES = {"1": 31}
+
+
+@pytest.mark.parametrize(
+    ("billing", "view", "expected"),
+    [
+        pytest.param({"1": (("19.99", ""),)}, {31: (("19.99", ""),)}, {}, id="4.4-service-equal"),
+        pytest.param(
+            {"1": (("19.99", ""),)},
+            {},
+            {"service": {"31": 1}, "service_cost": {"31": "19.99"}},
+            id="5.2-service-added-with-cost",
+        ),
+        pytest.param(
+            {"1": (("19.99", ""), ("19.99", ""))},
+            {31: (("19.99", ""),)},
+            {"service": {"31": 1}, "service_cost": {"31": "19.99"}},
+            id="8-N10-second-instance-same-run",
+        ),
+        pytest.param({}, {31: (("5", ""),)}, {"service": {"31": -1}}, id="5.2-service-removed"),
+        pytest.param(
+            {"1": (("25", "promo"),)},
+            {31: (("19.99", ""),)},
+            {"service_cost": {"31": "25"}, "service_comment": {"31": "promo"}},
+            id="5.2-cost-and-comment-updated",
+        ),
+    ],
+)
+def test_services(billing, view, expected):
+    assert service_fields(billing, view, SERVICES) == expected
+
+
+@pytest.mark.parametrize(
+    ("billing", "view", "merge", "expected"),
+    [
+        pytest.param(
+            {"1": "ВМ 556677"},
+            {},
+            {"1": 4},
+            {"additional_customer_data": {"4": "ВМ 556677"}},
+            id="4.5-mapped-field-set",
+        ),
+        pytest.param({"1": "x"}, {"4": "x"}, {"1": 4}, {}, id="4.5-equal-not-sent"),
+        pytest.param({"2": "y"}, {}, {"1": 4}, {}, id="4.5-unmapped-ignored-missing-empty"),
+        pytest.param({"1": "x"}, {}, {"1": 0}, {}, id="6-zero-target-not-imported"),
+        pytest.param(
+            {},
+            {"4": "old"},
+            {"1": 4},
+            {"additional_customer_data": {"4": ""}},
+            id="4.4-missing-value-cleared",
+        ),
+    ],
+)
+def test_additional_data(billing, view, merge, expected):
+    assert additional_fields("additional_customer_data", billing, view, merge) == expected
+
+
+def test_marks_only_added():
+    assert mark_fields(("1",), (5,), {"1": [5, 6]}) == {"mark": {"6": 1}}
+    assert mark_fields((), (5,), {"1": [5]}) == {}
+
+
+def test_password_plain_and_encoded():
+    assert password_value("it's", 7, encode=False) == "it&#039;s"
+    inner = hashlib.md5(b"pw").hexdigest()
+    assert (
+        password_value("pw", 7, encode=True)
+        == hashlib.md5(f"{inner}_us1234567890US_7".encode()).hexdigest()
+    )
