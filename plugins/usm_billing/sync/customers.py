@@ -193,7 +193,7 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
     if not loose_equal(str(customer.is_disable), 0 if view.is_disable is None else view.is_disable):
         fields["is_disable"] = str(customer.is_disable)
     if config.dont_update_date_connect:
-        if customer.date_connect and _is_empty_date(view.date_connect):
+        if not _is_empty_date(customer.date_connect) and _is_empty_date(view.date_connect):
             fields["date_connect"] = customer.date_connect[:10]
     elif customer.date_connect != ("" if view.date_connect is None else str(view.date_connect)):
         fields["date_connect"] = customer.date_connect

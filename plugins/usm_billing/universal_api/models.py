@@ -12,6 +12,7 @@ error message anyway (:class:`RecordError` names the customer and the field).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, fields
@@ -69,16 +70,14 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(0)
     if isinstance(value, bool):
         return Decimal(int(value))
+    number: Decimal | None = None
     if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    if isinstance(value, str):
-        try:
+        number = Decimal(str(value))  # json.loads accepts NaN and Infinity: refused below
+    elif isinstance(value, str):
+        with contextlib.suppress(InvalidOperation):
             number = Decimal(value.strip().replace(",", "."))
-        except InvalidOperation:
-            pass
-        else:
-            if number.is_finite():
-                return number
+    if number is not None and number.is_finite():
+        return number
     msg = f"expected a number, got {str(value)[:40]!r}"
     raise ValueError(msg)
 

@@ -1,0 +1,41 @@
+"""Plausibility guards: refuse a run whose change set looks like an outage, not a change.
+
+The PHP module flags every customer it does not see "not in billing"; a billing that
+answers with a fraction of its customers (a broken filter, a half-restored database)
+would flag thousands of live customers. The guard caps that share of the customers
+UserSide holds for the billing; an operator can lift it for one run.
+"""
+
+from __future__ import annotations
+
+import math
+
+from usm_billing.exceptions import ImplausibleExtractError
+
+__all__ = ["check_not_in_billing"]
+
+
+def check_not_in_billing(
+    flagged: int,
+    live: int,
+    *,
+    max_share: float,
+    floor: int,
+    billing_label: str = "billing",
+) -> None:
+    """Raise when ``flagged`` exceeds ``max(floor, max_share × live)``.
+
+    :param flagged: customers this run would flag ``is_in_billing=0``.
+    :param live: customers UserSide currently holds in the billing (``is_in_billing=1``).
+    """
+    allowed = max(floor, math.floor(max_share * live))
+    if flagged <= allowed:
+        return
+    msg = (
+        f"{billing_label}: this run would flag {flagged} of {live} UserSide customers "
+        f"`is_in_billing=0`; at most {allowed} are allowed (max_not_in_billing_share="
+        f"{max_share:g}, max_not_in_billing_floor={floor}). Nothing was written. If the "
+        "customers really left the billing, trigger one run with the param "
+        "`allow_mass_not_in_billing` set."
+    )
+    raise ImplausibleExtractError(msg)

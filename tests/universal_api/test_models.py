@@ -1,0 +1,539 @@
+"""Lenient parsing of billing records at the edge, one table row per spec rule.
+
+Sections: universal-api.md §0.2-0.5 (keys, loose types, "no date" sentinels), §1.2
+(list-or-object collections), §3.4 (tariffs), §3.13 (customers), §4.4 (phones, e-mail),
+§4.6 (edge cases); contract §5.2 (the forms the diff expects).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from usm_billing.universal_api.models import (
+    BillingCustomer,
+    BillingTariff,
+    RecordError,
+    customer_key,
+    parse_customer,
+    to_decimal,
+)
+
+EXAMPLE = {
+    "id": "10452",
+    "login": "ivanov_a",
+    "full_name": "Ivanov Andrii Petrovych",
+    "flag_corporate": 0,
+    "tariff": {
+        "current": [{"id": "17", "date_finish": "2025-07-01"}],
+        "new": [{"id": "21", "date_start": "2025-07-01"}],
+    },
+    "agreement": [{"number": "A-10452", "date": "2019-03-14"}],
+    "account_number": "100010452",
+    "group": {"3": {"id": 3}},
+    "comment": "ONU on loan",
+    "balance": "125.50",
+    "credit": 0,
+    "discount": 0,
+    "state_id": 5,
+    "date_create": "2019-03-14 11:02:45",
+    "date_connect": "2019-03-15",
+    "date_activity": "2025-06-12 21:48:03",
+    "traffic": {"month": {"up": 1837201920, "down": 25400123904}},
+    "phone": [
+        {"number": "0445556677", "flag_main": 0},
+        {"number": "+380501234567", "flag_main": 1},
+    ],
+    "email": [{"address": "ivanov@example.com", "flag_main": 1}],
+    "ip_mac": {"167772427": {"ip": 167772427, "mac": "001122aabbcc"}},
+    "password": "s3cret",
+}
+
+
+def test_spec_example_customer_parses_whole() -> None:
+    """The composed example of universal-api.md §3.13, every field of the record."""
+    customer = parse_customer("10452", EXAMPLE)
+    assert len(customer.crc) == 32
+    assert customer == BillingCustomer(
+        id="10452",
+        login="ivanov_a",
+        full_name="Ivanov Andrii Petrovych",
+        flag_corporate=0,
+        tariff_current=("17",),
+        tariff_new=("21", "2025-07-01"),
+        agreement_number="A-10452",
+        agreement_date="2019-03-14",
+        account_number="100010452",
+        comment="ONU on loan",
+        balance="125.50",
+        credit="0",
+        discount="0",
+        state_id="5",
+        is_disable=0,
+        date_connect="2019-03-15",
+        date_activity="2025-06-12 21:48:03",
+        traffic_up=1837201920,
+        traffic_down=25400123904,
+        phones=("380501234567", "0445556677"),
+        email="ivanov@example.com",
+        crc=customer.crc,
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "expected"),
+    [
+        # keys and plain text
+        pytest.param({"login": 123}, "login", "123", id="0.3-number-as-text"),
+        pytest.param({"login": 12.0}, "login", "12", id="0.3-integral-float-short-form"),
+        pytest.param({"full_name": None}, "full_name", "", id="0.3-null-text-empty"),
+        pytest.param({"comment": True}, "comment", "1", id="0.3-true-text-1"),
+        pytest.param({"full_name": " A  B "}, "full_name", " A  B ", id="3.13-name-kept-raw"),
+        # numbers as JSON numbers or numeric strings
+        pytest.param({"balance": 125.5}, "balance", "125.5", id="0.3-balance-number"),
+        pytest.param({"balance": "-12.30"}, "balance", "-12.30", id="4.6-balance-string"),
+        pytest.param({"balance": "1,5"}, "balance", "1.5", id="3.12-comma-decimal-point"),
+        pytest.param({"balance": " 7 "}, "balance", "7", id="0.3-numeric-string-padded"),
+        pytest.param({"balance": None}, "balance", "0", id="4.4-balance-null-is-0"),
+        pytest.param({"credit": ""}, "credit", "0", id="4.4-credit-empty-is-0"),
+        pytest.param({"discount": "5.50"}, "discount", "5.50", id="0.3-discount-string"),
+        pytest.param({"state_id": "5"}, "state_id", "5", id="0.3-state-id-string"),
+        pytest.param({"state_id": " 5 "}, "state_id", "5", id="3.5-state-id-trimmed"),
+        pytest.param({"is_disable": "1"}, "is_disable", 1, id="3.13-is-disable-string"),
+        pytest.param({"is_disable": 2}, "is_disable", 1, id="3.13-is-disable-truthy"),
+        pytest.param({"is_disable": None}, "is_disable", 0, id="3.13-is-disable-null-is-0"),
+        pytest.param({"flag_corporate": "1"}, "flag_corporate", 1, id="3.13-corporate-string"),
+        pytest.param({"flag_corporate": "0"}, "flag_corporate", 0, id="3.13-corporate-zero"),
+        pytest.param({"flag_corporate": True}, "flag_corporate", 1, id="3.13-corporate-bool"),
+        # "no date" sentinels
+        pytest.param(
+            {"date_connect": "0000-00-00"}, "date_connect", "1970-01-01", id="3.13-connect-0000"
+        ),
+        pytest.param(
+            {"date_connect": "0000-00-00 00:00:00"},
+            "date_connect",
+            "1970-01-01 00:00:00",
+            id="3.13-connect-0000-datetime",
+        ),
+        pytest.param(
+            {"date_connect": "1970-01-01"}, "date_connect", "1970-01-01", id="3.13-connect-1970"
+        ),
+        pytest.param({"date_connect": None}, "date_connect", "", id="3.13-connect-null-empty"),
+        pytest.param(
+            {"date_activity": "0000-00-00 00:00:00"},
+            "date_activity",
+            "",
+            id="0.5-activity-0000-no-date",
+        ),
+        pytest.param(
+            {"date_activity": "1970-01-01 00:00:00"},
+            "date_activity",
+            "",
+            id="0.5-activity-1970-no-date",
+        ),
+        pytest.param(
+            {"agreement": [{"number": " A-1 ", "date": "0000-00-00"}]},
+            "agreement_date",
+            "",
+            id="0.5-agreement-date-0000-no-date",
+        ),
+        pytest.param(
+            {"agreement": [{"number": "1", "date": "1970-01-01"}]},
+            "agreement_date",
+            "",
+            id="0.5-agreement-date-1970-no-date",
+        ),
+        # agreement (element [0], list or object)
+        pytest.param(
+            {"agreement": [{"number": " A-1 "}]},
+            "agreement_number",
+            "A-1",
+            id="3.13-agreement-trim",
+        ),
+        pytest.param(
+            {"agreement": {"0": {"number": 1001}}},
+            "agreement_number",
+            "1001",
+            id="1.2-agreement-as-object",
+        ),
+        pytest.param(
+            {"agreement": [{"number": "A"}, {"number": "B"}]},
+            "agreement_number",
+            "A",
+            id="3.13-agreement-first-only",
+        ),
+        pytest.param({"agreement": []}, "agreement_number", "", id="1.2-agreement-empty"),
+        # tariffs
+        pytest.param(
+            {"tariff": {"current": [{"id": "17"}, {"id": 21}]}},
+            "tariff_current",
+            ("17", "21"),
+            id="3.13-tariff-current-list",
+        ),
+        pytest.param(
+            {"tariff": {"current": {"17": {"id": 17}, "21": {"id": "21"}}}},
+            "tariff_current",
+            ("17", "21"),
+            id="3.13-tariff-current-axbills-object-keyed-by-id",
+        ),
+        pytest.param(
+            {"tariff": {"current": {"Home": {"date_finish": ""}}}},
+            "tariff_current",
+            ("Home",),
+            id="3.13-tariff-current-text-key-without-inner-id",
+        ),
+        pytest.param(
+            {"tariff": {"current": {"1": {"id": "17"}}}},
+            "tariff_current",
+            ("17",),
+            id="1.2-tariff-current-list-with-hole",
+        ),
+        pytest.param(
+            {"tariff": {"current": [{"id": "17"}, {"id": "17"}]}},
+            "tariff_current",
+            ("17", "17"),
+            id="4.4-tariff-current-duplicates-kept",
+        ),
+        pytest.param(
+            {"tariff": {"current": ["17", {"id": ""}]}},
+            "tariff_current",
+            ("17",),
+            id="3.13-tariff-current-scalar-ids-empty-dropped",
+        ),
+        pytest.param({"tariff": {}}, "tariff_current", (), id="3.13-tariff-current-missing"),
+        pytest.param({"tariff": []}, "tariff_current", (), id="1.2-tariff-empty-list"),
+        pytest.param(
+            {"tariff": {"new": [{"id": "21"}]}},
+            "tariff_new",
+            ("21", ""),
+            id="3.13-tariff-new-without-date",
+        ),
+        pytest.param(
+            {"tariff": {"new": {"21": {"id": "21", "date_start": "0000-00-00"}}}},
+            "tariff_new",
+            ("21", ""),
+            id="4.6-tariff-new-keyed-by-id-read",
+        ),
+        pytest.param(
+            {"tariff": {"new": [{"id": 21, "date_start": "2025-07-01"}, {"id": 30}]}},
+            "tariff_new",
+            ("21", "2025-07-01"),
+            id="3.13-tariff-new-first-only",
+        ),
+        pytest.param({"tariff": {"new": []}}, "tariff_new", None, id="3.13-tariff-new-empty"),
+        # traffic
+        pytest.param(
+            {"traffic": {"month": {"up": "100", "down": "200"}}},
+            "traffic_up",
+            100,
+            id="0.3-traffic-string",
+        ),
+        pytest.param({"traffic": None}, "traffic_down", 0, id="3.13-traffic-missing-0"),
+        # phones: main first, split on , and ;, digits only
+        pytest.param(
+            {
+                "phone": [
+                    {"number": "0445556677", "flag_main": 0},
+                    {"number": "+380501234567", "flag_main": 1},
+                ]
+            },
+            "phones",
+            ("380501234567", "0445556677"),
+            id="4.4-phone-main-first",
+        ),
+        pytest.param(
+            {"phone": [{"number": "1", "flag_main": "0"}, {"number": "2", "flag_main": "1"}]},
+            "phones",
+            ("2", "1"),
+            id="4.4-phone-main-flag-string",
+        ),
+        pytest.param(
+            {"phone": [{"number": "1", "flag_main": 0}, {"number": "2", "flag_main": True}]},
+            "phones",
+            ("2", "1"),
+            id="4.4-phone-main-flag-bool",
+        ),
+        pytest.param(
+            {"phone": [{"number": "1"}, {"number": "2"}]},
+            "phones",
+            ("1", "2"),
+            id="4.4-phone-no-main-billing-order",
+        ),
+        pytest.param(
+            {"phone": [{"number": "050-123,067 456;+38 (093)"}]},
+            "phones",
+            ("050123", "067456", "38093"),
+            id="4.4-phone-split-comma-semicolon-digits-only",
+        ),
+        pytest.param(
+            {"phone": [{"number": "111;222", "flag_main": 1}, {"number": "333"}]},
+            "phones",
+            ("111", "222", "333"),
+            id="4.4-phone-main-with-several-numbers",
+        ),
+        pytest.param(
+            {"phone": {"1": {"number": "+380501234567", "flag_main": 1}}},
+            "phones",
+            ("380501234567",),
+            id="4.6-phone-object-with-hole",
+        ),
+        pytest.param(
+            {"phone": [{"number": ""}, {"number": "n/a"}, "0441234567", {"number": 441}]},
+            "phones",
+            ("441",),
+            id="4.4-phone-empty-and-non-objects-dropped",
+        ),
+        # e-mail: element [0].address, tokens with @
+        pytest.param(
+            {"email": [{"address": "a@x.com  junk\tb@y.com"}]},
+            "email",
+            "a@x.com, b@y.com",
+            id="4.4-email-tokens-without-at-dropped",
+        ),
+        pytest.param(
+            {"email": [{"address": "first@x.com"}, {"address": "second@x.com"}]},
+            "email",
+            "first@x.com",
+            id="4.4-email-first-only",
+        ),
+        pytest.param(
+            {"email": {"5": {"address": "a@x.com"}}},
+            "email",
+            "a@x.com",
+            id="1.2-email-as-object",
+        ),
+        pytest.param(
+            {"email": [{"address": "not-an-address"}]}, "email", "", id="4.4-email-none-valid"
+        ),
+        pytest.param({"email": None}, "email", "", id="4.4-email-missing"),
+    ],
+)
+def test_parse_customer_field(changes: dict[str, Any], field: str, expected: Any) -> None:
+    customer = parse_customer("10452", {**EXAMPLE, **changes})
+    assert getattr(customer, field) == expected
+
+
+@pytest.mark.parametrize(
+    ("removed", "field", "expected"),
+    [
+        pytest.param("flag_corporate", "flag_corporate", None, id="3.13-corporate-absent-none"),
+        pytest.param("discount", "discount", "0", id="3.13-discount-missing-0"),
+        pytest.param("is_disable", "is_disable", 0, id="3.13-is-disable-missing-0"),
+        pytest.param("phone", "phones", (), id="4.4-phones-missing"),
+        pytest.param("agreement", "agreement_number", "", id="3.13-agreement-missing"),
+        pytest.param("date_connect", "date_connect", "", id="4.4-date-connect-missing"),
+        pytest.param("tariff", "tariff_new", None, id="3.13-tariff-missing"),
+        pytest.param("state_id", "state_id", "", id="4.4-state-id-missing"),
+    ],
+)
+def test_parse_customer_missing_field(removed: str, field: str, expected: Any) -> None:
+    raw = {k: v for k, v in EXAMPLE.items() if k != removed}
+    assert getattr(parse_customer("10452", raw), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw_key", "expected"),
+    [
+        pytest.param("10452", "10452", id="3.13-key-plain"),
+        pytest.param(10452, "10452", id="0.2-key-number"),
+        pytest.param("ivanov_a", "ivanov_a", id="0.2-key-login"),
+        pytest.param("a&b", "a_b", id="3.13-key-ampersand"),
+        pytest.param("a+b", "a_b", id="3.13-key-plus"),
+        pytest.param("a&&b+c", "a__b_c", id="4.6-key-every-ampersand-and-plus"),
+    ],
+)
+def test_customer_key(raw_key: Any, expected: str) -> None:
+    assert customer_key(raw_key) == expected
+    assert parse_customer(raw_key, EXAMPLE).id == expected
+
+
+@pytest.mark.parametrize(
+    ("raw_key", "raw", "field"),
+    [
+        pytest.param("7", {**EXAMPLE, "balance": "abc"}, "balance", id="4.6-bad-balance"),
+        pytest.param("7", {**EXAMPLE, "balance": "NaN"}, "balance", id="4.6-nan-balance-string"),
+        pytest.param(
+            "7", {**EXAMPLE, "balance": float("nan")}, "balance", id="4.6-nan-balance-number"
+        ),
+        pytest.param(
+            "7", {**EXAMPLE, "balance": float("inf")}, "balance", id="4.6-infinite-balance"
+        ),
+        pytest.param("7", {**EXAMPLE, "balance": [1]}, "balance", id="4.6-list-balance"),
+        pytest.param("7", {**EXAMPLE, "credit": "1.2.3"}, "credit", id="4.6-bad-credit"),
+        pytest.param("7", {**EXAMPLE, "discount": "5%"}, "discount", id="4.6-bad-discount"),
+        pytest.param(
+            "7", {**EXAMPLE, "flag_corporate": "yes"}, "flag_corporate", id="4.6-bad-corporate"
+        ),
+        pytest.param("7", {**EXAMPLE, "is_disable": "no"}, "is_disable", id="4.6-bad-disable"),
+        pytest.param(
+            "7",
+            {**EXAMPLE, "traffic": {"month": {"up": "lots"}}},
+            "traffic",
+            id="4.6-bad-traffic",
+        ),
+        pytest.param("7", {**EXAMPLE, "login": {"a": 1}}, "login", id="4.6-login-object"),
+        pytest.param("7", {**EXAMPLE, "full_name": ["A", "B"]}, "full_name", id="4.6-name-list"),
+        pytest.param(
+            "7",
+            {**EXAMPLE, "tariff": {"current": [{"id": {"x": 1}}]}},
+            "tariff",
+            id="4.6-bad-tariff-id",
+        ),
+        pytest.param(
+            "7", {**EXAMPLE, "phone": [{"number": {"n": 1}}]}, "phone", id="4.6-bad-phone"
+        ),
+        pytest.param("7", ["not", "an", "object"], "(row)", id="4.6-row-not-object"),
+        pytest.param("a&b", {**EXAMPLE, "balance": "x"}, "balance", id="4.6-error-names-key"),
+    ],
+)
+def test_parse_customer_record_error_names_customer_and_field(
+    raw_key: str, raw: Any, field: str
+) -> None:
+    with pytest.raises(RecordError) as caught:
+        parse_customer(raw_key, raw)
+    error = caught.value
+    key = customer_key(raw_key)
+    assert (error.kind, error.record_id, error.field) == ("customer", key, field)
+    assert str(error).startswith(f"customer `{key}`: field `{field}`: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(3, "3", id="0.3-decimal-int"),
+        pytest.param(2.5, "2.5", id="0.3-decimal-float-short-form"),
+        pytest.param(0.1, "0.1", id="0.3-decimal-float-no-binary-noise"),
+        pytest.param("125.50", "125.50", id="0.3-decimal-string-kept-exact"),
+        pytest.param("1,5", "1.5", id="3.12-decimal-comma"),
+        pytest.param(" -12.30 ", "-12.30", id="4.6-decimal-padded-negative"),
+        pytest.param("1e3", "1E+3", id="0.3-decimal-exponent"),
+        pytest.param(None, "0", id="4.4-decimal-null-is-0"),
+        pytest.param("", "0", id="4.4-decimal-empty-is-0"),
+        pytest.param(True, "1", id="0.3-decimal-true-is-1"),
+    ],
+)
+def test_to_decimal(value: Any, expected: str) -> None:
+    result = to_decimal(value)
+    assert isinstance(result, Decimal)
+    assert str(result) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("abc", id="4.6-decimal-text"),
+        pytest.param("NaN", id="4.6-decimal-nan-string"),
+        pytest.param("Infinity", id="4.6-decimal-infinity-string"),
+        pytest.param(float("nan"), id="4.6-decimal-nan-number"),
+        pytest.param(float("-inf"), id="4.6-decimal-infinite-number"),
+        pytest.param([1], id="4.6-decimal-list"),
+        pytest.param({"v": 1}, id="4.6-decimal-object"),
+    ],
+)
+def test_to_decimal_rejects(value: Any) -> None:
+    with pytest.raises(ValueError, match="expected a number"):
+        to_decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "same"),
+    [
+        pytest.param({"balance": "-99"}, True, id="2.5-crc-ignores-balance"),
+        pytest.param({"date_activity": "2030-01-01"}, True, id="2.5-crc-ignores-activity"),
+        pytest.param({"traffic": {}}, True, id="2.5-crc-ignores-traffic"),
+        pytest.param({"login": "other"}, False, id="2.5-crc-covers-login"),
+        pytest.param({"password": "changed"}, False, id="2.5-crc-covers-unmodelled-fields"),
+    ],
+)
+def test_crc(changes: dict[str, Any], same: bool) -> None:
+    crc = parse_customer("1", EXAMPLE).crc
+    assert re.fullmatch(r"[0-9a-f]{32}", crc)
+    assert (parse_customer("1", {**EXAMPLE, **changes}).crc == crc) is same
+
+
+def test_billing_customer_survives_json() -> None:
+    customer = parse_customer("10452", EXAMPLE)
+    assert BillingCustomer.from_json(json.loads(json.dumps(customer.to_json()))) == customer
+
+
+# --- tariffs --------------------------------------------------------------------------
+
+TARIFF = {
+    "id": "21",
+    "name": "Day pass",
+    "payment": "9.90",
+    "payment_interval": 1,
+    "speed": {"up": 20480, "down": 51200},
+    "traffic": 2048,
+    "service_type": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "expected"),
+    [
+        pytest.param({}, "id", "21", id="3.4-tariff-id-is-the-key"),
+        pytest.param({"id": "999"}, "id", "21", id="0.2-tariff-key-wins-over-inner-id"),
+        pytest.param({}, "payment", Decimal("9.90"), id="0.3-tariff-payment-string"),
+        pytest.param({"payment": 250}, "payment", Decimal(250), id="3.4-tariff-payment-number"),
+        pytest.param({"payment": None}, "payment", Decimal(0), id="3.4-tariff-payment-null-0"),
+        pytest.param(
+            {"payment_interval": "30"}, "payment_interval", 30, id="0.3-tariff-interval-string"
+        ),
+        pytest.param(
+            {"payment_interval": None}, "payment_interval", 0, id="3.4-tariff-interval-missing"
+        ),
+        pytest.param({}, "speed_up", 20480, id="3.4-tariff-speed-up"),
+        pytest.param({}, "speed_down", 51200, id="3.4-tariff-speed-down"),
+        pytest.param(
+            {"speed": {"up": "1024", "down": "2048"}},
+            "speed_down",
+            2048,
+            id="0.3-tariff-speed-strings",
+        ),
+        pytest.param({"speed": []}, "speed_up", 0, id="1.2-tariff-speed-empty-list"),
+        pytest.param({"traffic": "-1"}, "traffic", -1, id="3.4-tariff-traffic-unlimited"),
+        pytest.param({"service_type": "3"}, "service_type", 3, id="3.4-tariff-service-type-tv"),
+        pytest.param({"name": None}, "name", "", id="3.4-tariff-name-null-empty"),
+        pytest.param({"name": "100/100"}, "name", "100/100", id="3.4-tariff-name-raw"),
+        pytest.param({}, "additional_comment", None, id="3.4-tariff-comment-absent-none"),
+        pytest.param(
+            {"additional_comment": ""},
+            "additional_comment",
+            "",
+            id="3.4-tariff-comment-empty-present",
+        ),
+        pytest.param(
+            {"additional_comment": 5},
+            "additional_comment",
+            "5",
+            id="3.4-tariff-comment-number-as-text",
+        ),
+    ],
+)
+def test_billing_tariff_from_raw(changes: dict[str, Any], field: str, expected: Any) -> None:
+    assert getattr(BillingTariff.from_raw("21", {**TARIFF, **changes}), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "message"),
+    [
+        pytest.param(
+            ["x"], RecordError, r"^tariff `21`: field `\(row\)`", id="3.4-tariff-row-list"
+        ),
+        pytest.param(
+            "Day", RecordError, r"^tariff `21`: field `\(row\)`", id="3.4-tariff-row-text"
+        ),
+        pytest.param(
+            {**TARIFF, "payment": "free"}, ValidationError, r"payment", id="3.4-tariff-bad-payment"
+        ),
+    ],
+)
+def test_billing_tariff_from_raw_rejects(raw: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        BillingTariff.from_raw("21", raw)
