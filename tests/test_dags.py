@@ -41,9 +41,22 @@ def test_task_graph_matches_the_design(repo_dags):
     assert upstream["extract_billing"] == {"start"}
     assert upstream["extract_userside"] == {"start"}
     assert upstream["diff_tariffs"] == {"extract_billing", "extract_userside"}
+    # addresses first, so customers get their UserSide house ids in the same run
+    assert upstream["diff_addresses"] == {"start", "extract_billing"}
+    assert upstream["load_addresses"] == {"diff_addresses"}
+    assert upstream["diff_customers"] == {
+        "start",
+        "extract_billing",
+        "extract_userside",
+        "load_addresses",
+    }
     assert upstream["load_customers"] == {"diff_customers", "load_tariffs"}
-    assert upstream["finish"] == {"load_tariffs", "load_customers"}
-    assert upstream["report"] == {"finish", "load_tariffs", "load_customers"}
+    # IPs after customers: the customers created this run need their UserSide ids
+    assert upstream["diff_ips"] == {"start", "extract_billing", "extract_userside"}
+    assert upstream["load_ips"] == {"diff_ips", "load_customers"}
+    loads = {"load_tariffs", "load_addresses", "load_customers", "load_ips"}
+    assert loads <= upstream["finish"]
+    assert {"finish"} | loads <= upstream["report"]
 
 
 def test_broken_config_is_an_import_error_and_others_still_load(tmp_path, monkeypatch, airflow_db):

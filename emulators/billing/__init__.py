@@ -12,9 +12,10 @@ from __future__ import annotations
 from emulators.billing.fixtures import FixtureFolder, Reply
 from emulators.billing.generator import GENERATED_METHODS, generate
 from emulators.billing.handler import BillingEmulator, php_json_encode
-from emulators.billing.server import STATS_PATH, start_server
+from emulators.billing.server import FAULTS_PATH, STATS_PATH, start_server
 
 __all__ = [
+    "FAULTS_PATH",
     "GENERATED_METHODS",
     "STATS_PATH",
     "BillingEmulator",

@@ -4,10 +4,19 @@ Usage::
 
     python -m emulators.billing --port 8105 --fixtures ../shared/peers/ubilling-1.6.4
     python -m emulators.billing --port 8105 --customers 500 --seed 1 [--day 2] \
-        [--dialect carbon5] [--key KEY]
+        [--dialect carbon5] [--key KEY] [--truncate] [--fail-request NAME ...]
 
 Prints exactly one line, ``billing emulator listening on http://127.0.0.1:<port>``, once it
 accepts connections, and exits cleanly (status 0) on SIGTERM or SIGINT.
+
+Fault injection (counted at ``GET /_emulator/faults``):
+
+``--truncate``          every successful reply of a list request (a method whose name ends
+                        in ``_list``) is cut to the first half of its body, with a matching
+                        ``Content-Length`` (valid HTTP, cut-off JSON).
+``--fail-request NAME`` repeatable: every request of method NAME (``get_user_list``; the
+                        method without the ``userside_manager.`` prefix in carbon5) answers
+                        HTTP 500 with an empty body, after the key check.
 """
 
 from __future__ import annotations
@@ -47,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--day", type=int, default=0, help="simulated days of change (default 0)")
     parser.add_argument("--dialect", choices=DIALECTS, default="standart")
     parser.add_argument("--key", default=None, help="require this API key (default: accept any)")
+    parser.add_argument(
+        "--truncate", action="store_true", help="cut every list reply to half its body"
+    )
+    parser.add_argument(
+        "--fail-request",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="repeatable: this method answers HTTP 500 (e.g. get_user_list)",
+    )
     return parser
 
 
@@ -62,7 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         source = args.fixtures
     try:
-        emulator = BillingEmulator(source, dialect=args.dialect, key=args.key)
+        emulator = BillingEmulator(
+            source,
+            dialect=args.dialect,
+            key=args.key,
+            truncate=args.truncate,
+            fail_requests=args.fail_request,
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"billing emulator: {exc}", file=sys.stderr)
         return 2

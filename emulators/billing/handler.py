@@ -18,6 +18,20 @@ Request rules (spec ``universal-api.md`` §1.1):
 
 Generated payloads are encoded like PHP ``json_encode`` (``\\uXXXX`` for non-ASCII, ``\\/``);
 ``get_user_list&customer_id=<id>`` returns that one customer, or ``[]`` when unknown.
+
+Fault injection (constructor arguments; ``--truncate`` / ``--fail-request`` on the CLI):
+
+* ``fail_requests={"get_user_list", ...}``: every request of these methods (with the right
+  key) answers HTTP 500 ``Internal Server Error`` with an empty ``text/html`` body, like a
+  PHP fatal error;
+* ``truncate=True``: every successful (HTTP 200) reply of a *list request* -- a method
+  whose name ends in ``_list`` (``get_user_list``, ``get_tariff_list``,
+  ``get_supported_method_list``, ...) -- is cut to the first half of its body
+  (``len // 2`` bytes), with a matching ``Content-Length``: a complete HTTP reply whose
+  JSON is cut off; ``truncate={"get_user_list"}`` cuts only the methods named.
+
+:meth:`BillingEmulator.faults` counts them (``truncated``, ``failed_request``); the server
+serves the counts at ``GET /_emulator/faults``.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from emulators.billing._gc import gc_paused
@@ -37,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CARBON5_PREFIX",
     "DIALECTS",
+    "FAULT_KINDS",
     "NO_REQUEST",
     "BillingEmulator",
     "php_json_encode",
@@ -61,6 +76,10 @@ _HTML_HEADERS = (
 _WRONG_KEY = Reply.build(200, "OK", _HTML_HEADERS, b"ERROR:GET_WRONG_KEY")
 _UNKNOWN_ACTION = Reply.build(400, 'Unknown Action"', _HTML_HEADERS, b"Unknown Action")
 _UNDEFINED_REQUEST = Reply.build(400, "Undefined request", _HTML_HEADERS, b"Undefined request")
+# An injected fault (``fail_requests``): what a PHP fatal error with display_errors off sends.
+_FAILED_REQUEST = Reply.build(500, "Internal Server Error", _HTML_HEADERS, b"")
+#: Kinds counted by :meth:`BillingEmulator.faults`.
+FAULT_KINDS = ("truncated", "failed_request")
 
 
 def php_json_encode(value: Any) -> bytes:
@@ -92,6 +111,9 @@ class BillingEmulator:
         (``{method: payload}`` as returned by ``generate``).
     :param dialect: ``"standart"`` or ``"carbon5"``.
     :param key: API key to require; ``None`` accepts any key.
+    :param truncate: ``True`` cuts every list reply in half; a collection of method names
+        cuts only those (see the module docstring).
+    :param fail_requests: method names that always answer HTTP 500.
     """
 
     def __init__(
@@ -100,6 +122,8 @@ class BillingEmulator:
         *,
         dialect: str = "standart",
         key: str | None = None,
+        truncate: bool | Collection[str] = False,
+        fail_requests: Collection[str] = (),
     ) -> None:
         if dialect not in DIALECTS:
             msg = f"Unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)} (spec §1.1)."
@@ -108,6 +132,11 @@ class BillingEmulator:
         self._key = key
         self._lock = threading.Lock()
         self._stats: dict[str, int] = {}
+        self.truncate: bool | frozenset[str] = (
+            truncate if isinstance(truncate, bool) else frozenset(truncate)
+        )
+        self.fail_requests = frozenset(fail_requests)
+        self._faults = dict.fromkeys(FAULT_KINDS, 0)
         self._fixtures: FixtureFolder | None = None
         self._payloads: Mapping[str, object] = {}
         self._encoded: dict[str, bytes] = {}
@@ -151,9 +180,24 @@ class BillingEmulator:
             return dict(sorted(self._stats.items()))
 
     def reset_stats(self) -> None:
-        """Forget all request counts."""
+        """Forget all request counts (and the fault counts)."""
         with self._lock:
             self._stats.clear()
+            self._faults = dict.fromkeys(FAULT_KINDS, 0)
+
+    def faults(self) -> dict[str, int]:
+        """Injected faults by kind: ``truncated`` replies and ``failed_request`` (HTTP 500)."""
+        with self._lock:
+            return dict(self._faults)
+
+    def _count_fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults[kind] += 1
+
+    def _truncates(self, name: str) -> bool:
+        if self.truncate is True:
+            return name.endswith("_list")
+        return bool(self.truncate) and name in self.truncate
 
     # ------------------------------------------------------------------ requests
     def handle(
@@ -181,15 +225,23 @@ class BillingEmulator:
             return (fixtures.error("wrong_key") if fixtures else None) or _WRONG_KEY
         if name is None:
             return (fixtures.error("no_request") if fixtures else None) or _UNDEFINED_REQUEST
+        if name in self.fail_requests:
+            self._count_fault("failed_request")
+            return _FAILED_REQUEST
         extra = {k: v for k, v in params.items() if k not in ("request", "method1", "key")}
         if fixtures is not None:
             reply = fixtures.lookup(name, extra)
-            if reply is not None:
-                return reply
-            return fixtures.error("unknown_request", name) or _UNKNOWN_ACTION
-        if name not in payloads:
+            if reply is None:
+                return fixtures.error("unknown_request", name) or _UNKNOWN_ACTION
+        elif name not in payloads:
             return _UNKNOWN_ACTION
-        return Reply.build(200, "OK", _JSON_HEADERS, self._generated_body(name, extra))
+        else:
+            reply = Reply.build(200, "OK", _JSON_HEADERS, self._generated_body(name, extra))
+        if reply.status == 200 and self._truncates(name):
+            self._count_fault("truncated")
+            half = reply.body[: len(reply.body) // 2]
+            return Reply.build(200, reply.reason, reply.headers, half)  # new Content-Length
+        return reply
 
     def _method_name(self, params: Mapping[str, str]) -> str | None:
         """Requested method, ``""`` for a request in the wrong dialect, ``None`` for none."""

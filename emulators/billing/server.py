@@ -1,8 +1,9 @@
 """Loopback HTTP server around :class:`~emulators.billing.handler.BillingEmulator`.
 
 Every GET/HEAD/POST is answered by the emulator, except ``GET /_emulator/stats`` which
-returns the per-method request counts as JSON. Nothing is logged: request lines carry the
-billing's API key.
+returns the per-method request counts as JSON and ``GET /_emulator/faults`` which returns
+the injected faults by kind (``truncated``, ``failed_request``). Nothing is logged: request
+lines carry the billing's API key.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from urllib.parse import parse_qsl, urlsplit
 if TYPE_CHECKING:
     from emulators.billing.handler import BillingEmulator
 
-__all__ = ["STATS_PATH", "BillingHTTPServer", "start_server"]
+__all__ = ["FAULTS_PATH", "STATS_PATH", "BillingHTTPServer", "start_server"]
 
 STATS_PATH = "/_emulator/stats"
+FAULTS_PATH = "/_emulator/faults"
 
 
 class BillingHTTPServer(ThreadingHTTPServer):
@@ -45,8 +47,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)  # drain a POST body; billings read the query only
-        if parts.path == STATS_PATH and self.command in ("GET", "HEAD"):
-            body = json.dumps(self.server.emulator.stats(), sort_keys=True).encode()
+        if parts.path in (STATS_PATH, FAULTS_PATH) and self.command in ("GET", "HEAD"):
+            emulator = self.server.emulator
+            counts = emulator.stats() if parts.path == STATS_PATH else emulator.faults()
+            body = json.dumps(counts, sort_keys=True).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -1,12 +1,21 @@
 """UserSide emulator: a stand-alone HTTP server on 127.0.0.1 that stands in for UserSide.
 
 Modules: ``state`` (data model, persistence, choices for UNKNOWNs), ``phpjson`` (PHP-shaped
-JSON), ``handler`` (request -> response core), ``server`` (HTTP server), ``__main__`` (CLI).
+JSON), ``handler`` (request -> response core), ``faults`` (seeded fault injection),
+``server`` (HTTP server), ``__main__`` (CLI).
 """
 
+from .faults import Faults
 from .handler import UserSideEmulator
 from .phpjson import php_json
 from .server import start_server, stop_server
 from .state import UserSideState
 
-__all__ = ["UserSideEmulator", "UserSideState", "php_json", "start_server", "stop_server"]
+__all__ = [
+    "Faults",
+    "UserSideEmulator",
+    "UserSideState",
+    "php_json",
+    "start_server",
+    "stop_server",
+]

@@ -1,12 +1,32 @@
 """Run the UserSide emulator as a stand-alone server.
 
 ``python -m emulators.userside --port PORT --state FILE [--casing old|new] [--key KEY]
-[--settings JSON_FILE]``
+[--settings JSON_FILE] [--fail-rate R --fail-seed S] [--timeout-s T] [--latency-ms N]
+[--fail-action NAME ...]``
 
 Loads the state from FILE when it exists (else starts empty), merges the optional settings
 file ``{"<billing_id>": {...get_settings data...}}``, prints exactly one line
 ``userside emulator listening on http://127.0.0.1:<port>`` when ready and serves until
 SIGTERM/SIGINT, then saves the state to FILE and exits 0.
+
+Fault injection (``api.php`` requests only; details in ``emulators/userside/faults.py``):
+
+``--fail-rate R``     each request, independently with probability R (0..1), gets one of
+                      three faults, equally likely: HTTP 500/503 with a JSON error and no
+                      change; a timeout (held ``--timeout-s`` seconds, then the connection
+                      is closed, no change); a lost reply (the write IS applied, then the
+                      connection is closed without a reply or HTTP 502 is sent).
+``--fail-seed S``     the fault of the k-th request depends only on (S, k) (default 0).
+``--timeout-s T``     how long a timeout holds the request (default 30).
+``--latency-ms N``    delay before every request (default 0).
+``--fail-action NAME``  repeatable: every request of that call answers HTTP 500, nothing
+                      applied; NAME is ``cat.action`` (``customer.group_edit``,
+                      ``tariff.add``, ``usm_billing.set_start_info``), ``module.<request>``
+                      for a read, or the part after the dot alone.
+
+Counts by kind are in ``GET /_emulator/stats`` (``faults_injected``); ``GET
+/_emulator/faults`` lists every injected fault, ``POST /_emulator/faults`` changes the
+settings while the server runs.
 """
 
 from __future__ import annotations
@@ -18,6 +38,7 @@ import signal
 import sys
 import threading
 
+from .faults import Faults
 from .handler import UserSideEmulator
 from .server import start_server, stop_server
 from .state import UserSideState
@@ -41,7 +62,40 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--settings", default=None, help='JSON file {"<billing_id>": {get_settings data}}'
     )
-    return parser.parse_args(argv)
+    faults = parser.add_argument_group("fault injection (api.php requests)")
+    faults.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="probability 0..1 that a request gets a 5xx, a timeout or a lost reply",
+    )
+    faults.add_argument(
+        "--fail-seed", type=int, default=0, metavar="S", help="seed of the fault draw"
+    )
+    faults.add_argument(
+        "--timeout-s",
+        type=float,
+        default=30.0,
+        metavar="T",
+        help="seconds a timeout fault holds the request before closing it (default 30)",
+    )
+    faults.add_argument(
+        "--latency-ms", type=float, default=0.0, metavar="N", help="delay before every request"
+    )
+    faults.add_argument(
+        "--fail-action",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="repeatable: every request of this call answers HTTP 500 (customer.group_edit)",
+    )
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.fail_rate <= 1.0:
+        parser.error("--fail-rate must be between 0 and 1")
+    if args.timeout_s < 0 or args.latency_ms < 0:
+        parser.error("--timeout-s and --latency-ms must be >= 0")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +114,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for billing_id, values in settings.items():
             state.merge_settings(billing_id, values)
-    emulator = UserSideEmulator(state, casing=args.casing, key=args.key, state_path=args.state)
+    faults = Faults(
+        rate=args.fail_rate,
+        seed=args.fail_seed,
+        timeout_s=args.timeout_s,
+        latency_ms=args.latency_ms,
+        fail_actions=frozenset(args.fail_action),
+    )
+    emulator = UserSideEmulator(
+        state, casing=args.casing, key=args.key, state_path=args.state, faults=faults
+    )
     with emulator.lock:
         state.save(args.state)
 

@@ -27,13 +27,26 @@ Request rules
 
 Statistics (``GET /_emulator/stats``): ``requests`` = every ``api.php`` request,
 ``writes`` = ``api.php`` write calls by POST other than lifecycle (counted also when the
-call is then refused with 400), ``mutations`` = requests that changed UserSide data.
+call is then refused with 400), ``mutations`` = requests that changed UserSide data,
+``faults_injected`` = ``{"error", "timeout", "reply_lost", "fail_action": count}``.
+A request failed by an ``error``, ``timeout`` or ``fail_action`` fault counts only in
+``requests``; a ``reply_lost`` request is processed and counted as usual.
+
+Fault injection (``faults=`` / ``--fail-rate``, ``--fail-seed``, ``--timeout-s``,
+``--latency-ms``, ``--fail-action``): see ``emulators/userside/faults.py``.  A lost reply
+or a timeout is a response with status :data:`~emulators.userside.faults.NO_REPLY` (0),
+which the HTTP server turns into a closed connection; every faulted response carries an
+``X-Emulator-Fault: <kind>`` header.  ``handle()`` itself waits ``latency_ms`` and, for a
+timeout, ``timeout_s`` (use tiny values in-process).
 
 Control endpoints (no key; plain JSON replies, not PHP-shaped):
 ``GET /_emulator/stats``, ``GET /_emulator/state``, ``POST /_emulator/state`` (JSON body =
-a whole state document, replaces the state), ``POST /_emulator/reset``,
-``GET|POST /_emulator/settings?billing_id=N`` (POST: JSON object body merged into that
-billing's settings; neither is a mutation).
+a whole state document, replaces the state), ``POST /_emulator/reset`` (also restarts the
+fault numbering and counts), ``GET|POST /_emulator/settings?billing_id=N`` (POST: JSON
+object body merged into that billing's settings; neither is a mutation),
+``GET /_emulator/faults`` (settings, counts and the injected faults ``[k, call, kind,
+status]``), ``POST /_emulator/faults`` (JSON ``{"rate", "seed", "timeout_s",
+"latency_ms", "fail_actions"}`` replaces the fault settings and restarts the numbering).
 
 The choices made where the contract says UNKNOWN are listed in the docstring of
 ``emulators/userside/state.py``.
@@ -55,6 +68,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .faults import FAULT_HEADER, FAULT_KINDS, NO_REPLY, Fault, Faults
 from .phpjson import php_json
 from .state import (
     UserSideState,
@@ -307,7 +321,8 @@ class UserSideEmulator:
 
     ``casing`` is ``"old"`` or ``"new"``; ``key`` (optional) is the API key every
     ``api.php`` request must carry; ``state_path`` (optional) is where the state is saved
-    after every request that changed it.
+    after every request that changed it; ``faults`` (optional) injects seeded faults
+    (:class:`~emulators.userside.faults.Faults`; replace ``self.faults`` at any time).
     """
 
     def __init__(
@@ -317,6 +332,7 @@ class UserSideEmulator:
         casing: str = "new",
         key: str | None = None,
         state_path: str | None = None,
+        faults: Faults | None = None,
     ) -> None:
         if casing not in ("old", "new"):
             msg = f"casing must be 'old' or 'new', not {casing!r}"
@@ -325,6 +341,7 @@ class UserSideEmulator:
         self.casing = casing
         self.key = key
         self.state_path = state_path
+        self.faults = faults if faults is not None else Faults()
         self.lock = threading.RLock()
         self._reads: dict[str, Callable[[dict[str, str]], Any]] = {
             "get_system_information": self._read_system_information,
@@ -405,25 +422,72 @@ class UserSideEmulator:
         if "?" in path:
             path, _, raw_query = path.partition("?")
             query = {**dict(parse_qsl(raw_query, keep_blank_values=True)), **(query or {})}
+        api = path == "api.php" or path.endswith("/api.php")
+        faults = self.faults
+        if api and faults.latency_ms:
+            faults.sleep(faults.latency_ms / 1000)
+        fault: Fault | None = None
         with self.lock:
             try:
                 if path.startswith("/_emulator/") or path == "/_emulator":
                     return self._control(method, path, query or {}, body or b"")
-                if path == "api.php" or path.endswith("/api.php"):
-                    return self._api(method, query or {}, body or b"", content_type or "")
-                return self._error(404, f"no such path {path!r}; the UserSide API is at /api.php")
+                if not api:
+                    return self._error(
+                        404, f"no such path {path!r}; the UserSide API is at /api.php"
+                    )
+                fault = faults.next(lambda: self._params_of(method, query or {}, body or b""))
+                if fault is None or fault.kind == "reply_lost":
+                    response = self._api(method, query or {}, body or b"", content_type or "")
+                else:
+                    self.state.count("requests")
+                    response = self._error(
+                        fault.status, f"emulated fault: {fault.kind} (HTTP {fault.status})"
+                    )
             except Exception:  # an emulator bug must not kill the server thread
                 traceback.print_exc(file=sys.stderr)
                 return self._error(500, "internal emulator error")
+        return response if fault is None else self._faulted(faults, fault, response)
+
+    @staticmethod
+    def _params_of(method: str, query: dict[str, str], body: bytes) -> dict[str, str]:
+        """The request's parameters (query, then a POST form on top)."""
+        params = dict(query)
+        if method == "POST":
+            params.update(parse_form(body))
+        return params
+
+    def _faulted(self, faults: Faults, fault: Fault, response: Response) -> Response:
+        """What the client gets for an injected fault (called without the lock held)."""
+        headers = {**response[1], FAULT_HEADER: fault.kind}
+        if fault.kind == "timeout":
+            faults.sleep(faults.timeout_s)
+            return NO_REPLY, headers, b""
+        if fault.kind == "reply_lost":
+            if fault.status == NO_REPLY:
+                return NO_REPLY, headers, b""
+            body = self._error(502, "emulated fault: reply_lost (bad gateway)")[2]
+            return 502, headers, body
+        return fault.status, headers, response[2]
 
     # ------------------------------------------------------------------ control endpoints
     def _control(self, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
         name = path[len("/_emulator/") :].strip("/") if path.startswith("/_emulator/") else ""
         if name == "stats" and method == "GET":
             stats = self.state.stats
-            return self._plain(
-                {k: int(stats.get(k, 0)) for k in ("mutations", "requests", "writes")}
-            )
+            counts: dict[str, Any] = {
+                k: int(stats.get(k, 0)) for k in ("mutations", "requests", "writes")
+            }
+            counts["faults_injected"] = {k: self.faults.injected[k] for k in FAULT_KINDS}
+            return self._plain(counts)
+        if name == "faults" and method == "GET":
+            return self._plain(self.faults.describe())
+        if name == "faults" and method in ("POST", "PUT"):
+            try:
+                faults = Faults.from_json(json.loads(body.decode("utf-8") or "{}"))
+            except ValueError as exc:
+                return self._plain({"result": "ERROR", "ErrorText": str(exc)}, 400)
+            self.faults = faults
+            return self._plain({"result": "OK", "data": faults.describe()})
         if name == "state" and method == "GET":
             return self._plain(self.state.data)
         if name == "state" and method in ("POST", "PUT"):
@@ -442,6 +506,7 @@ class UserSideEmulator:
             return self._plain({"result": "OK"})
         if name == "reset" and method == "POST":
             self.state.reset()
+            self.faults.reset()
             self._persist()
             return self._plain({"result": "OK"})
         if name == "settings" and method in ("GET", "POST"):

@@ -1,7 +1,10 @@
 """HTTP front of the UserSide emulator: :class:`UserSideEmulator` on a ThreadingHTTPServer.
 
-The server binds to 127.0.0.1 only.  Requests are read on their own threads but handed to
-the emulator one at a time (``server.lock``), so the state stays consistent.
+The server binds to 127.0.0.1 only.  Requests are read on their own threads; the emulator
+handles them one at a time (its own lock), so the state stays consistent, while injected
+latencies and timeouts wait outside that lock.  A response with status
+:data:`~emulators.userside.faults.NO_REPLY` (an injected timeout or lost reply) closes the
+connection without sending anything.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from .faults import NO_REPLY
 from .handler import UserSideEmulator
 
 __all__ = ["UserSideHTTPServer", "start_server", "stop_server"]
@@ -18,14 +22,18 @@ HOST = "127.0.0.1"
 
 
 class UserSideHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that carries the emulator and the lock serialising requests."""
+    """ThreadingHTTPServer that carries the emulator."""
 
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], emulator: UserSideEmulator) -> None:
         self.emulator = emulator
-        self.lock = threading.Lock()
         super().__init__(address, _RequestHandler)
+
+    def server_close(self) -> None:
+        """Wake requests held by an injected latency or timeout, then close (and join)."""
+        self.emulator.faults.interrupt()
+        super().server_close()
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -41,10 +49,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         content_type = self.headers.get("Content-Type", "")
-        with self.server.lock:
-            status, headers, payload = self.server.emulator.handle(
-                self.command, parts.path, query, body, content_type
-            )
+        status, headers, payload = self.server.emulator.handle(
+            self.command, parts.path, query, body, content_type
+        )
+        if status == NO_REPLY:
+            self.close_connection = True  # nothing sent: the client sees the socket close
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m usm_billing sync --config FILE [--dry-run] [--summary-json FILE]``.
+"""Command line: ``python -m usm_billing sync --config FILE [--dry-run] [--summary-json FILE]``
+and ``python -m usm_billing check --config FILE`` (:mod:`usm_billing.check`).
 
 Runs the same steps as the DAG, in one process: for migrating from cron and for
 debugging. Connections come from ``AIRFLOW_CONN_<ID>`` environment variables (or any
@@ -17,6 +18,7 @@ from typing import Any
 import pendulum
 
 from usm_billing import steps
+from usm_billing.check import check_command
 from usm_billing.config import load_config
 from usm_billing.exceptions import UsmBillingError
 
@@ -24,9 +26,13 @@ __all__ = ["main", "run_sync"]
 
 
 def run_sync(
-    config_path: Path, *, dry_run: bool = False, customer_id: str | None = None
+    config_path: Path,
+    *,
+    dry_run: bool = False,
+    customer_id: str | None = None,
+    full_resync: bool = False,
 ) -> dict[str, Any]:
-    """The whole pipeline; ``finish`` is sent even when a step fails."""
+    """The whole pipeline, in the DAG's order; ``finish`` is sent even when a step fails."""
     config = load_config(config_path)
     billing, userside = steps.billing_hook(config), steps.userside_hook(config)
     summaries: list[dict[str, Any]] = []
@@ -36,10 +42,30 @@ def run_sync(
         userside_data = steps.extract_userside(config, userside)
         tariff_changes = steps.diff_tariff_step(config, billing_data, userside_data)
         summaries.append(steps.load_tariffs(config, userside, tariff_changes, dry_run=dry_run))
+        address_changes = steps.diff_address_step(
+            config,
+            start_info,
+            billing_data,
+            billing,
+            userside,
+            full_resync=full_resync,
+            only=customer_id,
+        )
+        addresses = steps.load_addresses(config, userside, address_changes, dry_run=dry_run)
+        summaries.append(addresses)
         customer_changes = steps.diff_customer_step(
-            config, start_info, billing_data, userside_data, only=customer_id
+            config,
+            start_info,
+            billing_data,
+            userside_data,
+            only=customer_id,
+            addresses=addresses,
         )
         summaries.append(steps.load_customers(config, userside, customer_changes, dry_run=dry_run))
+        ip_changes = steps.diff_ip_step(
+            config, start_info, billing_data, userside_data, only=customer_id
+        )
+        summaries.append(steps.load_ips(config, userside, ip_changes, dry_run=dry_run))
     finally:
         steps.finish(config, userside)
     summary = steps.report(summaries)
@@ -58,19 +84,33 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="compute and show changes, write nothing"
     )
     sync.add_argument("--customer-id", help="only this billing customer id")
+    sync.add_argument(
+        "--full-resync", action="store_true", help="ignore the house cache: ask UserSide again"
+    )
     sync.add_argument("--summary-json", type=Path, help="write the run summary as JSON here")
+    check = commands.add_parser(
+        "check", help="probe the billing, validate its lists, print a compatibility report"
+    )
+    check.add_argument("--config", type=Path, required=True, help="billing YAML file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        return check_command(args.config)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
     )
     print("usm_billing", flush=True)
     print(f"Start module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
     try:
-        summary = run_sync(args.config, dry_run=args.dry_run, customer_id=args.customer_id)
+        summary = run_sync(
+            args.config,
+            dry_run=args.dry_run,
+            customer_id=args.customer_id,
+            full_resync=args.full_resync,
+        )
     except UsmBillingError as err:
         print(f"ERROR: {err}", file=sys.stderr, flush=True)
         print(f"Finish module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from usm_billing.exceptions import ConfigError
 
@@ -192,6 +199,13 @@ class BillingConfig(BaseModel):
     ip_white_net: str = Field(
         default="", description="Public network the gray IPs are mirrored to ($confIpWhiteNet)."
     )
+    state_path: str = Field(
+        default="",
+        description="Where the importer keeps state between runs: an object-storage URL "
+        "(`s3://bucket/prefix`, `file:///path`) or a local folder. The house cache of the "
+        "address import is `<state_path>/<billing_id>/houses.json`. Empty: "
+        "`$AIRFLOW_HOME/usm_billing_state` (no PHP counterpart).",
+    )
     without_log: bool = Field(
         default=False,
         description="No field-level audit in the task log ($isWithoutLog; the lock file it also "
@@ -217,6 +231,30 @@ class BillingConfig(BaseModel):
             msg = f"unknown time zone `{value}`"
             raise ValueError(msg) from err
         return value
+
+    @field_validator("skip_delete_ip")
+    @classmethod
+    def _ip_ranges(cls, value: list[str]) -> list[str]:
+        from usm_billing.sync.ips import split_ranges
+
+        split_ranges(value)  # raises ValueError naming the bad range
+        return value
+
+    @field_validator("ip_gray_net", "ip_white_net")
+    @classmethod
+    def _ip_net(cls, value: str) -> str:
+        from usm_billing.sync.ips import parse_net
+
+        if value.strip():
+            parse_net(value)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _gray_and_white_together(self) -> BillingConfig:
+        if bool(self.ip_gray_net) != bool(self.ip_white_net):
+            msg = "ip_gray_net and ip_white_net must be set together (gray→white IP mirror)"
+            raise ValueError(msg)
+        return self
 
 
 def default_config_dir() -> Path:

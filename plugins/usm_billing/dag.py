@@ -1,8 +1,9 @@
 """Airflow glue: one DAG per billing config. Task bodies call :mod:`usm_billing.steps`.
 
-``start → extract_billing, extract_userside → diff_tariffs → load_tariffs →
-diff_customers → load_customers → finish (always) → report``. Change sets travel
-through XCom (the object-storage backend keeps large ones out of the metadata DB).
+``start → extract_billing, extract_userside → diff_tariffs → load_tariffs;
+diff_addresses → load_addresses → diff_customers → load_customers (after load_tariffs);
+diff_ips → load_ips (after load_customers) → finish (always) → report``. Change sets
+travel through XCom (the object-storage backend keeps large ones out of the metadata DB).
 """
 
 from __future__ import annotations
@@ -11,15 +12,42 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import (
+    DAG,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    TriggerRule,
+    dag,
+    task,
+)
 
 from usm_billing import steps
-from usm_billing.exceptions import LoadError
+from usm_billing.exceptions import LoadError, UsmBillingError
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
 
 __all__ = ["DEFAULT_ARGS", "build_config_error_dag", "build_dag"]
+
+# A wrong key, an unparsable reply or an implausible extract will not heal by waiting:
+# those fail at once; outages (connect errors, timeouts, 5xx) are retried with backoff.
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=[
+                "usm_billing.exceptions.FatalApiError",
+                "usm_billing.exceptions.ImplausibleExtractError",
+                "usm_billing.exceptions.ConfigError",
+                "usm_billing.exceptions.LoadError",
+            ],
+            action=RetryAction.FAIL,
+            reason="not transient: a retry would fail the same way",
+        )
+    ]
+)
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "usm_billing",
@@ -27,6 +55,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
+    "retry_policy": RETRY_POLICY,
 }
 
 DAG_DOC = """
@@ -34,13 +63,18 @@ DAG_DOC = """
 
 Imports tariffs and customers from the billing's Universal API (`{conn}`, dialect
 `{dialect}`) into UserSide (`{us_conn}`). Params: `dry_run` computes and logs the change
-set without writing; `customer_id` limits the run to one billing customer.
+set without writing; `customer_id` limits the run to one billing customer;
+`full_resync` ignores the house cache and sends every house to `compare_house` again.
 """
 
 
 def _params(context: dict[str, Any]) -> tuple[bool, str | None]:
     params = context.get("params") or {}
     return bool(params.get("dry_run")), (params.get("customer_id") or None)
+
+
+def _full_resync(context: dict[str, Any]) -> bool:
+    return bool((context.get("params") or {}).get("full_resync"))
 
 
 def build_dag(config: BillingConfig, name: str) -> DAG:
@@ -66,6 +100,9 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         params={
             "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
             "customer_id": Param("", type="string", description="Only this billing customer id."),
+            "full_resync": Param(
+                False, type="boolean", description="Ignore the house cache: re-send every house."
+            ),
         },
     )
     def usm_billing_dag() -> None:
@@ -91,9 +128,33 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
             return steps.load_tariffs(config, steps.userside_hook(config), changes, dry_run=dry_run)
 
         @task
-        def diff_customers(start_info: dict, billing: dict, userside: dict, **context: Any) -> dict:
+        def diff_addresses(start_info: dict, billing: dict, **context: Any) -> dict[str, Any]:
             _, only = _params(context)
-            return steps.diff_customer_step(config, start_info, billing, userside, only=only)
+            return steps.diff_address_step(
+                config,
+                start_info,
+                billing,
+                steps.billing_hook(config),
+                steps.userside_hook(config),
+                full_resync=_full_resync(context),
+                only=only,
+            )
+
+        @task
+        def load_addresses(changes: dict, **context: Any) -> dict[str, Any]:
+            dry_run, _ = _params(context)
+            return steps.load_addresses(
+                config, steps.userside_hook(config), changes, dry_run=dry_run
+            )
+
+        @task
+        def diff_customers(
+            start_info: dict, billing: dict, userside: dict, addresses: dict, **context: Any
+        ) -> dict:
+            _, only = _params(context)
+            return steps.diff_customer_step(
+                config, start_info, billing, userside, only=only, addresses=addresses
+            )
 
         @task
         def load_customers(changes: dict, **context: Any) -> dict[str, Any]:
@@ -102,14 +163,47 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
                 config, steps.userside_hook(config), changes, dry_run=dry_run
             )
 
+        @task
+        def diff_ips(start_info: dict, billing: dict, userside: dict, **context: Any) -> dict:
+            _, only = _params(context)
+            return steps.diff_ip_step(config, start_info, billing, userside, only=only)
+
+        @task
+        def load_ips(changes: dict, **context: Any) -> dict[str, Any]:
+            dry_run, _ = _params(context)
+            return steps.load_ips(config, steps.userside_hook(config), changes, dry_run=dry_run)
+
         @task(trigger_rule=TriggerRule.ALL_DONE, retries=3)
-        def finish() -> None:
+        def finish() -> bool:
             steps.finish(config, steps.userside_hook(config))
+            return True
 
         @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-        def report(tariffs: dict | None, customers: dict | None) -> dict[str, Any]:
-            summary = steps.report([tariffs, customers])
+        def report(
+            finished: bool | None,
+            tariffs: dict | None,
+            addresses: dict | None,
+            customers: dict | None,
+            ips: dict | None,
+        ) -> dict[str, Any]:
+            """The run's summary; fails the run (so Airflow alerts) when a step did not
+            complete or a record was not written."""
+            outcomes = {
+                "load_tariffs": tariffs,
+                "load_addresses": addresses,
+                "load_customers": customers,
+                "load_ips": ips,
+                "finish": finished,
+            }
+            summary = steps.report([tariffs, addresses, customers, ips])
             print(f"usm_billing summary: {summary}")
+            incomplete = [name for name, outcome in outcomes.items() if outcome is None]
+            if incomplete:
+                msg = (
+                    f"the sync did not complete: {', '.join(incomplete)} did not run to the end "
+                    "(see the first failed task's log); nothing after a failed step was written"
+                )
+                raise UsmBillingError(msg)
             if summary["failed"]:
                 msg = (
                     f"{len(summary['failed'])} record(s) were not written: {summary['failed'][:20]}"
@@ -122,12 +216,15 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         userside = extract_userside()
         handshake >> [billing, userside]
         tariffs_done = load_tariffs(diff_tariffs(billing, userside))
-        customer_changes = diff_customers(handshake, billing, userside)
+        addresses_done = load_addresses(diff_addresses(handshake, billing))
+        customer_changes = diff_customers(handshake, billing, userside, addresses_done)
         customers_done = load_customers(customer_changes)
         tariffs_done >> customers_done
+        ips_done = load_ips(diff_ips(handshake, billing, userside))
+        customers_done >> ips_done
         done = finish()
-        [tariffs_done, customers_done] >> done
-        done >> report(tariffs_done, customers_done)
+        [tariffs_done, addresses_done, customers_done, ips_done] >> done
+        report(done, tariffs_done, addresses_done, customers_done, ips_done)
 
     return usm_billing_dag()
 

@@ -6,32 +6,47 @@ through XCom); the decisions are made by the pure functions of :mod:`usm_billing
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import pendulum
 
 from usm_billing.exceptions import FatalApiError, RetriableApiError
+from usm_billing.house_cache import HouseCache
+from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.batches import plan_group_edit
-from usm_billing.sync.changes import CustomerChanges, TariffChanges
+from usm_billing.sync.changes import AddressChanges, CustomerChanges, IpChanges, TariffChanges
 from usm_billing.sync.customers import CustomerRules, diff_customers, require_plausible_count
+from usm_billing.sync.ips import IpRules, diff_ips
 from usm_billing.sync.tariffs import diff_tariffs, tariff_fields_to_send
 from usm_billing.universal_api.hook import UniversalApiHook
-from usm_billing.universal_api.models import BillingSnapshot
+from usm_billing.universal_api.models import BillingAddresses, BillingSnapshot
 from usm_billing.userside.hook import UserSideHook
-from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer, UsSettings, UsTariff
+from usm_billing.userside.models import (
+    NEW_CUSTOMER_NAME,
+    UsAddresses,
+    UsCustomer,
+    UsSettings,
+    UsTariff,
+)
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
 
 __all__ = [
     "billing_hook",
+    "diff_address_step",
     "diff_customer_step",
+    "diff_ip_step",
     "diff_tariff_step",
     "extract_billing",
     "extract_userside",
     "finish",
+    "load_addresses",
     "load_customers",
+    "load_ips",
     "load_tariffs",
     "report",
     "start",
@@ -40,6 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 AUDIT_LINES = 1000
+INTERNAL_KEYS = frozenset({"house_map"})  # step results that are data, not report
 
 
 def billing_hook(config: BillingConfig) -> UniversalApiHook:
@@ -145,7 +161,10 @@ def diff_customer_step(
     userside: dict,
     *,
     only: str | None = None,
+    addresses: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``addresses`` = the result of :func:`load_addresses` (its ``house_map`` gives the
+    customers their UserSide house ids in the same run)."""
     snapshot = BillingSnapshot.from_json(billing)
     view = {k: UsCustomer.from_json(c) for k, c in userside["customers"].items()}
     rules = CustomerRules.build(
@@ -153,6 +172,7 @@ def diff_customer_step(
         UsSettings.model_validate(start_info["settings"]),
         {k: s.functional for k, s in snapshot.states.items()},
         now_unix=int(start_info["erp_time"]),
+        house_map=(addresses or {}).get("house_map"),
     )
     changes = diff_customers(snapshot.customers, view, rules, rejected=snapshot.rejected, only=only)
     log.info("Customer changes: %s", changes.summary())
@@ -283,6 +303,278 @@ def load_customers(
     return summary
 
 
+# --- addresses (universal-api.md §4.3, userside-api.md §2.3) ----------------------------
+
+
+def billing_crc_id(config: BillingConfig) -> str:
+    """``compare_house``'s ``billing_crc_id``: md5 of the billing's configuration."""
+    blob = config.model_dump_json().encode("utf-8")
+    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
+
+
+def diff_address_step(
+    config: BillingConfig,
+    start_info: dict[str, Any],
+    billing_data: dict,
+    billing: UniversalApiHook,
+    userside: UserSideHook,
+    *,
+    full_resync: bool = False,
+    only: str | None = None,
+) -> dict[str, Any]:
+    """Read the billing's cities, streets and houses (and, old algorithm, UserSide's lists;
+    new algorithm, the house cache) and plan the address writes. Nothing is read when
+    UserSide's ``is_update_address`` is 0; ``only`` (a billing customer id) plans that
+    customer's house alone."""
+    rules = AddressRules.build(config, UsSettings.model_validate(start_info["settings"]))
+    if not rules.enabled:
+        log.info("Addresses: UserSide's is_update_address=0, not imported")
+        return AddressChanges().to_json()
+    addresses = BillingAddresses(
+        billing.get_city_list(), billing.get_street_list(), billing.get_house_list()
+    )
+    used: set[str] = set()
+    restrict: set[str] | None = None
+    if rules.skip_unused or only is not None:
+        snapshot = BillingSnapshot.from_json(billing_data)
+        used = {c.house_id for c in snapshot.customers.values() if c.house_id}
+        if only is not None:
+            customer = snapshot.customers.get(only)
+            restrict = {customer.house_id} if customer is not None and customer.house_id else set()
+    cache: dict[str, list[Any]] = {}
+    view = None
+    if rules.new_algorithm:
+        cache = HouseCache(config).load()
+    else:
+        view = UsAddresses(
+            userside.get_city_list(), userside.get_street_list(), userside.get_house_list()
+        )
+    changes = diff_addresses(
+        addresses,
+        rules,
+        used_house_ids=used,
+        cache=cache,
+        userside=view,
+        full_resync=full_resync,
+        restrict_to=restrict,
+    )
+    log.info(
+        "Billing: %d cities, %d streets, %d houses; address changes: %s",
+        len(addresses.cities),
+        len(addresses.streets),
+        len(addresses.houses),
+        changes.summary(),
+    )
+    if changes.skipped:
+        log.warning("Houses without a usable street, not imported: %s", changes.skipped[:50])
+    if not config.without_log:
+        for name in changes.city_adds[:AUDIT_LINES]:
+            log.info("  add city %r", name)
+        for street in changes.street_adds[:AUDIT_LINES]:
+            log.info("  add street %r in city %s", street.name, street.city_id or street.city_name)
+        for house in changes.house_adds[:AUDIT_LINES]:
+            log.info(
+                "  add house %r %r in %r (billing %s)",
+                house.number,
+                house.block,
+                house.street_name,
+                ", ".join(house.billing_house_ids),
+            )
+        for edit in changes.house_edits[:AUDIT_LINES]:
+            log.info("  edit house #%s: %s (was %s)", edit.us_id, edit.fields, edit.previous)
+    return changes.to_json()
+
+
+def _chunks(items: tuple[Any, ...], size: int) -> list[tuple[Any, ...]]:
+    iterator = iter(items)
+    return list(iter(lambda: tuple(islice(iterator, size)), ()))
+
+
+def _compare_houses(
+    config: BillingConfig,
+    userside: UserSideHook,
+    changes: AddressChanges,
+    summary: dict[str, Any],
+) -> dict[str, int]:
+    """``compare_house`` in batches, then the cache; returns every answer (< 1 = none)."""
+    answers = dict(changes.known)
+    created: dict[str, int] = {}
+    crc = billing_crc_id(config)
+    for batch in _chunks(changes.compare, config.compare_house_batch_size):
+        data = {c.billing_house_id: c.payload for c in batch}
+        try:
+            mapping, names = userside.compare_house(
+                data, is_disable_create=changes.disable_create, billing_crc_id=crc
+            )
+        except (FatalApiError, RetriableApiError) as err:
+            # unanswered houses stay out of the cache and are asked again next run
+            summary["failed"].append(_failure(f"compare_house of {len(batch)} houses", err))
+            continue
+        for item in batch:
+            answers[item.billing_house_id] = mapping.get(item.billing_house_id, 0)
+        for kind, values in names.items():
+            created[kind] = created.get(kind, 0) + (len(values) if isinstance(values, list) else 1)
+    summary["created"] = created
+    summary["unmatched"] = sum(1 for us_id in answers.values() if us_id < 1)
+    cache = {k: [changes.digests[k], v] for k, v in answers.items() if k in changes.digests}
+    try:
+        store = HouseCache(config)
+        if changes.partial:  # one customer's run: keep every other house
+            cache = {**store.load(), **cache}
+        store.save(dict(sorted(cache.items())))
+    except Exception as err:  # the map is still right; only the next run re-asks
+        summary["failed"].append(_failure("house cache", err))
+    return answers
+
+
+def _create_addresses(
+    userside: UserSideHook, changes: AddressChanges, summary: dict[str, Any]
+) -> dict[str, int]:
+    """Old algorithm: city → street → house, then ``edit_house``; returns new mappings."""
+    failed = summary["failed"]
+    cities: dict[str, int] = {}
+    for name in changes.city_adds:
+        try:
+            cities[name] = userside.add_city(name)
+        except (FatalApiError, RetriableApiError) as err:
+            failed.append(_failure(f"city {name!r}", err))
+    streets: dict[tuple[int, str], int] = {}
+    for street in changes.street_adds:
+        city_id = street.city_id or cities.get(street.city_name)
+        if not city_id:
+            continue  # its city failed (reported)
+        try:
+            streets[(city_id, street.name)] = userside.add_street(city_id, street.name)
+        except (FatalApiError, RetriableApiError) as err:
+            failed.append(_failure(f"street {street.name!r}", err))
+    mapping: dict[str, int] = {}
+    for house in changes.house_adds:
+        city_id = house.city_id or cities.get(house.city_name)
+        street_id = house.street_id or streets.get((city_id or 0, house.street_name))
+        if not city_id or not street_id:
+            continue  # its city or street failed (reported)
+        try:
+            us_id = userside.add_house(
+                city_id,
+                street_id,
+                house.number,
+                house.block,
+                floor=house.floor,
+                entrance=house.entrance,
+            )
+            if house.postcode:
+                userside.edit_house(us_id, {"postcode": house.postcode})
+        except (FatalApiError, RetriableApiError) as err:
+            failed.append(_failure(f"house {', '.join(house.billing_house_ids)}", err))
+            continue
+        for billing_house_id in house.billing_house_ids:
+            mapping[billing_house_id] = us_id
+    for edit in changes.house_edits:
+        try:
+            userside.edit_house(edit.us_id, edit.fields)
+        except (FatalApiError, RetriableApiError) as err:
+            failed.append(_failure(f"house {edit.billing_house_id}", err))
+    return mapping
+
+
+def load_addresses(
+    config: BillingConfig, userside: UserSideHook, changes_json: dict, *, dry_run: bool
+) -> dict[str, Any]:
+    """Write the address changes; the result's ``house_map`` (billing house id → UserSide
+    house id) is what :func:`diff_customer_step` needs. A dry run maps only the houses
+    known without a write (cache hits, old-algorithm matches)."""
+    changes = AddressChanges.from_json(changes_json)
+    summary: dict[str, Any] = {
+        "entity": "addresses",
+        **changes.summary(),
+        "dry_run": dry_run,
+        "failed": [],
+        "write_requests": 0,
+    }
+    answers = dict(changes.known)
+    if changes.mode != "off" and not dry_run:
+        before = userside.writes_sent
+        if changes.mode == "compare_house":
+            if changes.compare:  # the cache is rewritten (and pruned) only then
+                answers = _compare_houses(config, userside, changes, summary)
+        else:
+            answers.update(_create_addresses(userside, changes, summary))
+        summary["write_requests"] = userside.writes_sent - before
+    summary["house_map"] = {k: v for k, v in sorted(answers.items()) if v > 0}
+    return summary
+
+
+# --- IP/MAC bindings (universal-api.md §4.4) ---------------------------------------------
+
+
+def diff_ip_step(
+    config: BillingConfig,
+    start_info: dict[str, Any],
+    billing: dict,
+    userside: dict,
+    *,
+    only: str | None = None,
+) -> dict[str, Any]:
+    snapshot = BillingSnapshot.from_json(billing)
+    view = {k: UsCustomer.from_json(c) for k, c in userside["customers"].items()}
+    rules = IpRules.build(config, UsSettings.model_validate(start_info["settings"]))
+    changes = diff_ips(snapshot.customers, view, rules, only=only)
+    log.info("IP/MAC changes: %s", changes.summary())
+    if not config.without_log:
+        for edit in changes.edits[:AUDIT_LINES]:
+            log.info("  %s", edit.audit())
+        if len(changes.edits) > AUDIT_LINES:
+            log.info("  … and %d more customers", len(changes.edits) - AUDIT_LINES)
+    return changes.to_json()
+
+
+def load_ips(
+    config: BillingConfig, userside: UserSideHook, changes_json: dict, *, dry_run: bool
+) -> dict[str, Any]:
+    """``group_edit`` the bindings; customers created this run are found by re-reading the
+    view (run it after :func:`load_customers`)."""
+    changes = IpChanges.from_json(changes_json)
+    summary: dict[str, Any] = {"entity": "ips", **changes.summary(), "dry_run": dry_run}
+    failed: list[dict[str, str]] = []
+    if dry_run or changes.is_empty:
+        summary.update(write_requests=0, failed=failed, not_in_userside=0)
+        return summary
+    before = userside.writes_sent
+    view: dict[str, UsCustomer] = {}
+    if any(edit.us_id is None for edit in changes.edits):
+        view = userside.get_user_list(config.billing_id)
+    by_id: dict[int, dict[str, Any]] = {}
+    uid_of: dict[int, str] = {}
+    missing = 0
+    for edit in changes.edits:
+        us_id = edit.us_id
+        if us_id is None:
+            row = view.get(edit.billing_uid)
+            if row is None:  # its creation failed (reported by the customer load)
+                missing += 1
+                continue
+            us_id = row.us_id
+        by_id[us_id] = edit.fields
+        uid_of[us_id] = edit.billing_uid
+    for request in plan_group_edit(
+        by_id,
+        batch_size=config.group_edit_batch_size,
+        typical_batch_size=config.group_edit_typical_batch_size,
+    ):
+        try:
+            userside.customer_group_edit(request.data, src_billing=False)
+        except (FatalApiError, RetriableApiError):
+            for us_id, fields in request.data.items():
+                try:
+                    userside.customer_group_edit({us_id: fields}, src_billing=False)
+                except (FatalApiError, RetriableApiError) as err:
+                    failed.append(_failure(f"customer {uid_of.get(int(us_id), us_id)}", err))
+    summary.update(
+        write_requests=userside.writes_sent - before, failed=failed, not_in_userside=missing
+    )
+    return summary
+
+
 def finish(config: BillingConfig, userside: UserSideHook) -> None:
     """End-of-import calls, sent whatever happened before (``finally`` of the PHP module)."""
     userside.system_operation(config.billing_id)
@@ -291,7 +583,9 @@ def finish(config: BillingConfig, userside: UserSideHook) -> None:
 
 def report(summaries: list[dict[str, Any] | None]) -> dict[str, Any]:
     """Counts per entity and action, total write requests and every per-record failure."""
-    entities = {s["entity"]: s for s in summaries if s}
+    entities = {
+        s["entity"]: {k: v for k, v in s.items() if k not in INTERNAL_KEYS} for s in summaries if s
+    }
     failed = [f for s in entities.values() for f in s.get("failed", [])]
     return {
         "entities": entities,

@@ -21,6 +21,7 @@ from emulators.userside.handler import house_list_key
 
 KEY = "test-key-123"
 FORM = "application/x-www-form-urlencoded"
+NO_FAULTS = {"error": 0, "timeout": 0, "reply_lost": 0, "fail_action": 0}
 
 
 class Client:
@@ -999,6 +1000,7 @@ def test_lifecycle_logged_not_mutation(client: Client) -> None:
         "mutations": before["mutations"],
         "writes": before["writes"],
         "requests": before["requests"] + 2,
+        "faults_injected": NO_FAULTS,
     }
     state = json.loads(client.raw("GET", "/_emulator/state")[1])
     assert [r["action"] for r in state["runs"]] == ["set_start_info", "get_settings"]
@@ -1007,7 +1009,12 @@ def test_lifecycle_logged_not_mutation(client: Client) -> None:
 
 def test_reset(client: Client) -> None:
     assert client.raw("POST", "/_emulator/reset")[0] == 200
-    assert client.stats() == {"mutations": 0, "requests": 0, "writes": 0}
+    assert client.stats() == {
+        "mutations": 0,
+        "requests": 0,
+        "writes": 0,
+        "faults_injected": NO_FAULTS,
+    }
     assert client.view() == []
 
 
@@ -1094,7 +1101,12 @@ def test_real_server_get_and_post() -> None:
         with urllib.request.urlopen(
             f"http://127.0.0.1:{port}/_emulator/stats", timeout=5
         ) as response:
-            assert json.loads(response.read()) == {"mutations": 1, "requests": 2, "writes": 1}
+            assert json.loads(response.read()) == {
+                "mutations": 1,
+                "requests": 2,
+                "writes": 1,
+                "faults_injected": NO_FAULTS,
+            }
     finally:
         stop_server(server, thread)
     assert not thread.is_alive()

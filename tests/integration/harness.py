@@ -80,6 +80,7 @@ def emulator_stack(
     *,
     casing: str = "new",
     dialect: str = "standart",
+    billing_base_path: str = BILLING_BASE_PATH,
     settings: dict[str, Any] | None = None,
     **config: Any,
 ) -> Iterator[Stack]:
@@ -95,7 +96,7 @@ def emulator_stack(
     monkeypatch.setenv(
         "AIRFLOW_CONN_USM_BILLING_TEST",
         json.dumps(
-            {"conn_type": "http", "host": billing_url + BILLING_BASE_PATH, "password": BILLING_KEY}
+            {"conn_type": "http", "host": billing_url + billing_base_path, "password": BILLING_KEY}
         ),
     )
     monkeypatch.setenv(

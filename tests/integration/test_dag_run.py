@@ -50,3 +50,17 @@ def test_dry_run_writes_nothing(test_dag):
     assert run.state == "success"
     assert stack.view() == {}
     assert stack.userside_stats()["mutations"] == 0
+
+
+def test_failed_extract_fails_the_run_after_finish_and_writes_nothing(test_dag):
+    """Issue 6: a failed extract aborts before any write, `finish` still runs, and the run
+    ends failed so Airflow alerts."""
+    dag, stack = test_dag
+    stack.billing.truncate = frozenset({"get_user_list"})  # not JSON: fatal, not retried
+    run = dag.test()
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "failed"
+    assert states["extract_billing"] == "failed"
+    assert states["finish"] == "success"
+    assert states["report"] == "failed"
+    assert stack.userside_stats()["mutations"] == 0

@@ -81,6 +81,7 @@ def test_spec_example_customer_parses_whole() -> None:
         traffic_down=25400123904,
         phones=("380501234567", "0445556677"),
         email="ivanov@example.com",
+        ip_mac=(("167772427", "001122aabbcc", ""),),
         crc=customer.crc,
     )
 

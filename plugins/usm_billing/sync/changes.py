@@ -7,10 +7,23 @@ load all read the same object; ``summary()`` counts it per action and field.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CustomerChanges", "CustomerEdit", "TariffAdd", "TariffChanges", "TariffEdit"]
+__all__ = [
+    "AddressChanges",
+    "CustomerChanges",
+    "CustomerEdit",
+    "HouseAdd",
+    "HouseCompare",
+    "HouseEdit",
+    "IpChanges",
+    "IpEdit",
+    "StreetAdd",
+    "TariffAdd",
+    "TariffChanges",
+    "TariffEdit",
+]
 
 SECRET_FIELDS = frozenset({"password"})
 
@@ -137,3 +150,205 @@ class CustomerChanges:
             not_in_billing=data["not_in_billing"],
             rejected=tuple(data["rejected"]),
         )
+
+
+# --- addresses (universal-api.md §4.3, userside-api.md §2.3, contract §6) --------------
+
+ADDRESS_MODES = ("off", "compare_house", "per_object")
+
+
+@dataclass(frozen=True)
+class HouseCompare:
+    """One ``compare_house`` entry: the billing house and the payload UserSide matches on."""
+
+    billing_house_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StreetAdd:
+    """``add_street``; ``city_id`` is ``None`` when the city ``city_name`` is created first."""
+
+    city_id: int | None
+    city_name: str
+    name: str
+
+
+@dataclass(frozen=True)
+class HouseAdd:
+    """``add_house`` for billing houses UserSide lacks (old algorithm). ``city_id`` /
+    ``street_id`` are ``None`` when the city / street is created in the same run."""
+
+    billing_house_ids: tuple[str, ...]
+    city_id: int | None
+    city_name: str
+    street_id: int | None
+    street_name: str
+    number: str
+    block: str
+    floor: int
+    entrance: int
+    postcode: str
+
+
+@dataclass(frozen=True)
+class HouseEdit:
+    """``edit_house`` of a matched house: postcode, entrances, floors (old algorithm)."""
+
+    us_id: int
+    billing_house_id: str
+    fields: dict[str, Any]
+    previous: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AddressChanges:
+    """What the address step would write, and the houses already known without a write.
+
+    ``known`` maps billing house ids to UserSide house ids: cache hits of the new algorithm
+    (a value < 1 is a cached "UserSide could not match it") or houses the old algorithm
+    matched. ``digests`` holds the payload hash of every house of the new algorithm, for
+    the cache the load writes; ``partial`` marks a plan of some houses only (one customer's
+    run), whose answers are merged into the cache instead of replacing it.
+    """
+
+    mode: str = "off"
+    disable_create: bool = False
+    partial: bool = False
+    known: dict[str, int] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    compare: tuple[HouseCompare, ...] = ()
+    city_adds: tuple[str, ...] = ()
+    street_adds: tuple[StreetAdd, ...] = ()
+    house_adds: tuple[HouseAdd, ...] = ()
+    house_edits: tuple[HouseEdit, ...] = ()
+    unmatched: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.compare
+            or self.city_adds
+            or self.street_adds
+            or self.house_adds
+            or self.house_edits
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "known": sum(1 for us_id in self.known.values() if us_id > 0),
+            "compare": len(self.compare),
+            "city_add": len(self.city_adds),
+            "street_add": len(self.street_adds),
+            "house_add": len(self.house_adds),
+            "house_edit": len(self.house_edits),
+            "unmatched": len(self.unmatched) + sum(1 for us_id in self.known.values() if us_id < 1),
+            "skipped": len(self.skipped),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "disable_create": self.disable_create,
+            "partial": self.partial,
+            "known": dict(self.known),
+            "digests": dict(self.digests),
+            "compare": [[c.billing_house_id, c.payload] for c in self.compare],
+            "city_adds": list(self.city_adds),
+            "street_adds": [[s.city_id, s.city_name, s.name] for s in self.street_adds],
+            "house_adds": [
+                [
+                    list(h.billing_house_ids),
+                    h.city_id,
+                    h.city_name,
+                    h.street_id,
+                    h.street_name,
+                    h.number,
+                    h.block,
+                    h.floor,
+                    h.entrance,
+                    h.postcode,
+                ]
+                for h in self.house_adds
+            ],
+            "house_edits": [
+                [e.us_id, e.billing_house_id, e.fields, e.previous] for e in self.house_edits
+            ],
+            "unmatched": list(self.unmatched),
+            "skipped": list(self.skipped),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AddressChanges:
+        return cls(
+            mode=data["mode"],
+            disable_create=data["disable_create"],
+            partial=data.get("partial", False),
+            known={k: int(v) for k, v in data["known"].items()},
+            digests=dict(data["digests"]),
+            compare=tuple(HouseCompare(*row) for row in data["compare"]),
+            city_adds=tuple(data["city_adds"]),
+            street_adds=tuple(StreetAdd(*row) for row in data["street_adds"]),
+            house_adds=tuple(HouseAdd(tuple(row[0]), *row[1:]) for row in data["house_adds"]),
+            house_edits=tuple(HouseEdit(*row) for row in data["house_edits"]),
+            unmatched=tuple(data["unmatched"]),
+            skipped=tuple(data["skipped"]),
+        )
+
+
+# --- IP/MAC bindings (universal-api.md §4.4, userside-api.md §2.5) ---------------------
+
+IP_ACTIONS = ("add_ip", "ip_change_mac", "delete_ip")
+IP_LABELS = {"add_ip": "add", "ip_change_mac": "change_mac", "delete_ip": "delete"}
+
+
+@dataclass(frozen=True)
+class IpEdit:
+    """``add_ip{N}``/``ip_change_mac{N}``/``delete_ip{N}`` keys of one customer; ``us_id``
+    is ``None`` for a customer this run creates. ``previous`` = the view's bindings."""
+
+    billing_uid: str
+    us_id: int | None
+    fields: dict[str, Any]
+    previous: dict[str, Any]
+
+    def audit(self) -> str:
+        """One log line: ``uid (#id): add 3232235777,001122aabbcc; delete 167772427``."""
+        parts = []
+        for action in IP_ACTIONS:
+            values = [str(v) for k, v in self.fields.items() if k.rstrip("0123456789") == action]
+            if values:
+                parts.append(f"{IP_LABELS[action]} {', '.join(values)}")
+        target = f"#{self.us_id}" if self.us_id is not None else "new"
+        return f"{self.billing_uid} ({target}): " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class IpChanges:
+    """IP/MAC writes per customer; ``kept`` counts view bindings a flag saved from deletion."""
+
+    edits: tuple[IpEdit, ...] = ()
+    kept: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.edits
+
+    def summary(self) -> dict[str, Any]:
+        counts = dict.fromkeys(IP_ACTIONS, 0)
+        for edit in self.edits:
+            for key in edit.fields:
+                counts[key.rstrip("0123456789")] += 1
+        return {"customers": len(self.edits), **counts, "kept_by_flags": self.kept}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "edits": [[e.billing_uid, e.us_id, e.fields, e.previous] for e in self.edits],
+            "kept": self.kept,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IpChanges:
+        return cls(tuple(IpEdit(*row) for row in data["edits"]), data["kept"])

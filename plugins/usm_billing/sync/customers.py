@@ -9,13 +9,14 @@ sent but that could not be parsed are left alone, never flagged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import pendulum
 
 from usm_billing.exceptions import ImplausibleExtractError
+from usm_billing.sync.addresses import address_fields
 from usm_billing.sync.changes import CustomerChanges, CustomerEdit
 from usm_billing.sync.normalize import (
     escape_apostrophe,
@@ -64,6 +65,9 @@ class CustomerRules:
     functional_by_state: Mapping[str, str]
     traffic_due: bool
     activity_as_unix: bool
+    # addresses (§4.4): only with UserSide's is_update_address=1; billing house id → US id
+    update_address: bool = False
+    house_map: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -73,8 +77,10 @@ class CustomerRules:
         functional_by_state: Mapping[str, str],
         *,
         now_unix: int,
+        house_map: Mapping[str, int] | None = None,
     ) -> CustomerRules:
-        """Traffic is written only when UserSide enables it and its interval has elapsed."""
+        """Traffic is written only when UserSide enables it and its interval has elapsed;
+        address fields only when UserSide's ``is_update_address=1``."""
         last = settings.date_traffic_update
         due = bool(settings.is_update_traffic) and (
             last == 0 or now_unix - last >= max(settings.date_traffic_update_interval, 0) * 60
@@ -84,6 +90,8 @@ class CustomerRules:
             functional_by_state=functional_by_state,
             traffic_due=due,
             activity_as_unix=bool(settings.is_customer_activity_timestamp),
+            update_address=bool(settings.is_update_address),
+            house_map=dict(house_map or {}),
         )
 
 
@@ -230,6 +238,8 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
     if customer.email:
         text("email", escape_apostrophe(customer.email), view.email)
     fields.update(_activity(customer, view, rules))
+    if rules.update_address:
+        fields.update(address_fields(customer, view, house_map=rules.house_map, config=config))
     if not loose_equal(view.is_in_billing, 1):
         fields["is_in_billing"] = 1
     if any(key not in TYPICAL_FIELDS for key in fields):

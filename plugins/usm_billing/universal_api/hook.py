@@ -9,20 +9,24 @@ The connection host is the billing's full base URL and may already carry a query
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
 from usm_billing.transport import KeyedApiHook
 from usm_billing.universal_api.models import (
+    BillingCity,
     BillingCustomer,
+    BillingHouse,
     BillingState,
+    BillingStreet,
     BillingTariff,
     NamedItem,
     RecordError,
     SystemInformation,
     parse_customer,
 )
-from usm_billing.universal_api.payload import decode_body, iter_items
+from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
 
 __all__ = ["UniversalApiHook"]
 
@@ -61,18 +65,29 @@ class UniversalApiHook(KeyedApiHook):
             params["request"] = method
         return params
 
-    def fetch(self, method: str) -> Any:
-        """The decoded JSON of one request; any HTTP error is fatal for the extract."""
+    def _body(self, method: str) -> bytes:
+        """The body of one request; any HTTP error is fatal for the extract."""
         response = self.send(
             "GET", self.base_url_of_connection(), what=method, params=self._params(method)
         )
         if response.status_code != 200:
-            reason = (
-                "unknown request for this billing" if response.status_code in (400, 404) else ""
-            )
+            reason = {  # issue 5: say what the usual cause is
+                400: "unknown request for this billing",
+                404: "unknown request for this billing",
+                401: "access denied (wrong API key, or this host is not allowed?)",
+                403: "access denied (wrong API key, or this host is not allowed?)",
+            }.get(response.status_code, "")
             msg = self._label(f"{method}: HTTP {response.status_code} {reason}".rstrip())
             raise FatalApiError(msg)
-        return decode_body(response.content, source=self._label(method))
+        return response.content
+
+    def fetch(self, method: str) -> Any:
+        """The decoded JSON of one request."""
+        return decode_body(self._body(method), source=self._label(method))
+
+    def fetch_items(self, method: str) -> Iterator[tuple[str, Any]]:
+        """The (key, row) pairs of a list request, parsed row by row (large lists)."""
+        return iter_json_items(self._body(method), source=self._label(method))
 
     def get_system_information(self) -> SystemInformation:
         data = self.fetch("get_system_information")
@@ -116,11 +131,36 @@ class UniversalApiHook(KeyedApiHook):
     def get_user_tags(self) -> dict[str, NamedItem]:
         return self._named_items("get_user_tags")
 
+    # --- address catalogue (§3.9–3.11), read only when UserSide's is_update_address=1 ---
+
+    def get_city_list(self) -> dict[str, BillingCity]:
+        return {
+            key: BillingCity.model_validate({**raw, "id": key})
+            for key, raw in iter_items(self.fetch("get_city_list"))
+            if isinstance(raw, dict)
+        }
+
+    def get_street_list(self) -> dict[str, BillingStreet]:
+        return {
+            key: BillingStreet.model_validate({**raw, "id": key})
+            for key, raw in iter_items(self.fetch("get_street_list"))
+            if isinstance(raw, dict)
+        }
+
+    def get_house_list(self) -> dict[str, BillingHouse]:
+        """Houses keyed by billing house id, the key customers' ``address[0].house_id``
+        refers to (spec §3.11)."""
+        return {
+            key: BillingHouse.from_raw(key, raw)
+            for key, raw in iter_items(self.fetch("get_house_list"))
+            if isinstance(raw, dict)
+        }
+
     def get_user_list(self) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
         """Customers by UserSide-side key; unusable rows are returned, not raised."""
         customers: dict[str, BillingCustomer] = {}
         errors: list[RecordError] = []
-        for key, raw in iter_items(self.fetch("get_user_list")):
+        for key, raw in self.fetch_items("get_user_list"):
             try:
                 customer = parse_customer(key, raw)
             except RecordError as err:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -24,9 +25,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from usm_billing.universal_api.payload import iter_items
 
 __all__ = [
+    "BillingAddresses",
+    "BillingCity",
     "BillingCustomer",
+    "BillingHouse",
     "BillingSnapshot",
     "BillingState",
+    "BillingStreet",
     "BillingTariff",
     "NamedItem",
     "RecordError",
@@ -170,6 +175,93 @@ class NamedItem(BaseModel):
     name: _Text = ""
 
 
+# --- addresses (§3.9–3.11) -------------------------------------------------------------
+
+
+def _lenient_int(value: Any) -> int:
+    """Counts of floors/entrances: a number or numeric text, anything else 0."""
+    try:
+        return to_int(value)
+    except (ValueError, ArithmeticError):
+        return 0
+
+
+def _scalar(value: Any) -> str:
+    return "" if isinstance(value, (dict, list)) else to_text(value)
+
+
+_LenientInt = Annotated[int, BeforeValidator(_lenient_int)]
+_Scalar = Annotated[str, BeforeValidator(_scalar)]
+
+
+class BillingCity(BaseModel):
+    """``get_city_list`` row, keyed by the billing city id (§3.9)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: _Scalar = ""
+    type_name: _Scalar = ""
+
+
+class BillingStreet(BaseModel):
+    """``get_street_list`` row (§3.10); ``city_id`` is a key of the city list."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    city_id: _Scalar = ""
+    name: _Scalar = ""
+    full_name: _Scalar = ""
+    type_name: _Scalar = ""
+
+
+class BillingHouse(BaseModel):
+    """``get_house_list`` row, keyed by the billing house id (§3.11). ``floor`` and
+    ``entrance`` count the building's floors and entrances; ``extra`` keeps every other
+    key of the row (``compare_house`` passes them through, contract §6.1)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    street_id: _Scalar = ""
+    number: _Scalar = ""
+    block: _Scalar = ""
+    postcode: _Scalar = ""
+    floor: _LenientInt = 0
+    entrance: _LenientInt = 0
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_raw(cls, key: str, raw: dict[str, Any]) -> BillingHouse:
+        extra = {
+            k: v
+            for k, v in raw.items()
+            if k not in ("street_id", "full_name", "number", "block", "postcode")
+        }
+        return cls.model_validate(
+            {
+                "id": key,
+                "street_id": raw.get("street_id"),
+                "number": raw.get("number"),
+                "block": raw.get("block"),
+                "postcode": raw.get("postcode"),
+                "floor": raw.get("floor"),
+                "entrance": raw.get("entrance"),
+                "extra": extra,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class BillingAddresses:
+    """The billing's address catalogue: cities, streets, houses, each keyed by billing id."""
+
+    cities: dict[str, BillingCity]
+    streets: dict[str, BillingStreet]
+    houses: dict[str, BillingHouse]
+
+
 # --- customers -------------------------------------------------------------------------
 
 
@@ -198,6 +290,15 @@ class BillingCustomer:
     traffic_down: int = 0
     phones: tuple[str, ...] = ()
     email: str = ""
+    # address[0] (spec §3.13): billing house id ("" = none), flat, the customer's floor and
+    # entrance (-1 = "clear", 0 = none)
+    house_id: str = ""
+    apartment: str = ""
+    floor: str = ""
+    entrance: int = 0
+    # ip_mac entries as (ip, mac, local_ip) texts, normalised by sync/ips.py; None when the
+    # record has no ip_mac at all (spec §4.4 distinguishes the two)
+    ip_mac: tuple[tuple[str, str, str], ...] | None = None
     crc: str = ""
 
     def to_json(self) -> list[Any]:
@@ -211,6 +312,8 @@ class BillingCustomer:
         values["phones"] = tuple(values["phones"])
         if values["tariff_new"] is not None:
             values["tariff_new"] = tuple(values["tariff_new"])
+        if values["ip_mac"] is not None:
+            values["ip_mac"] = tuple(tuple(entry) for entry in values["ip_mac"])
         return cls(**values)
 
 
@@ -253,6 +356,46 @@ def _emails(value: Any) -> str:
     return ", ".join(token for token in text.split() if "@" in token)
 
 
+def _loose_text(value: Any) -> str:
+    """Text of a scalar; a JSON object or list is "" (address and IP data are lenient)."""
+    return "" if isinstance(value, (dict, list)) else to_text(value)
+
+
+_INT_TEXT = re.compile(r"^-?\d+$")
+
+
+def _address(value: Any) -> dict[str, Any]:
+    """``address[0]`` (spec §3.13): billing house id (``0`` = none), flat number, the
+    customer's floor and entrance (``-1`` = clear). Never rejects a customer: an entrance
+    that is not an integer counts as none."""
+    address = _first(value)
+    house_id = _loose_text(address.get("house_id")).strip()
+    apartment = address.get("apartment")
+    flat = apartment.get("number") if isinstance(apartment, dict) else apartment
+    entrance = _loose_text(address.get("entrance")).strip()
+    return {
+        "house_id": "" if house_id == "0" else house_id,
+        "apartment": _loose_text(flat),
+        "floor": _loose_text(address.get("floor")).strip(),
+        "entrance": int(entrance) if _INT_TEXT.match(entrance) else 0,
+    }
+
+
+def _ip_mac(value: Any) -> tuple[tuple[str, str, str], ...] | None:
+    """``ip_mac`` entries as ``(ip, mac, local_ip)`` texts (spec §3.13); ``None`` when the
+    record has none. Keys are ignored: they are IPs or counters (spec §1.2)."""
+    entries = tuple(
+        (
+            _loose_text(item.get("ip")),
+            _loose_text(item.get("mac")),
+            _loose_text(item.get("local_ip")),
+        )
+        for _key, item in iter_items(value)
+        if isinstance(item, dict)
+    )
+    return entries or None
+
+
 def _crc(raw: dict[str, Any]) -> str:
     """md5 of the record without the fields that change every run (spec §2.5 crc_billing)."""
     stable = {k: v for k, v in raw.items() if k not in ("balance", "date_activity", "traffic")}
@@ -284,9 +427,19 @@ def parse_customer(raw_key: Any, raw: Any) -> BillingCustomer:
         }
         for field in ("login", "full_name", "account_number", "comment"):
             values[field] = to_text(raw.get(field))
+        # --- issue 5: ABillS sends its company id (`company_id`, or in `flag_corporate`);
+        # any non-zero company id means a legal entity (spec §3.13) ---
         field = "flag_corporate"
-        if "flag_corporate" in raw:
-            values["flag_corporate"] = 1 if to_int(raw["flag_corporate"]) else 0
+        if field in raw:
+            values["flag_corporate"] = 1 if to_int(raw[field]) else 0
+        field = "company_id"
+        if field in raw:
+            company = to_text(raw[field]).strip()
+            if company.strip("0") not in ("", "."):
+                values["flag_corporate"] = 1
+            else:
+                values.setdefault("flag_corporate", 0)
+        # --- end issue 5 ---
         for field in ("balance", "credit", "discount"):
             values[field] = str(to_decimal(raw.get(field)))
         field = "state_id"
@@ -309,6 +462,10 @@ def parse_customer(raw_key: Any, raw: Any) -> BillingCustomer:
         values["phones"] = _phones(raw.get("phone"))
         field = "email"
         values["email"] = _emails(raw.get("email"))
+        field = "address"
+        values.update(_address(raw.get("address")))
+        field = "ip_mac"
+        values["ip_mac"] = _ip_mac(raw.get("ip_mac"))
         field = "(row)"
         values["crc"] = _crc(raw)
     except ValueError as err:

@@ -17,9 +17,20 @@ from typing import Any
 
 from usm_billing.exceptions import FatalApiError
 
-__all__ = ["decode_body", "iter_items"]
+__all__ = ["decode_body", "iter_items", "iter_json_items"]
 
 _AXBILLS_ERROR = re.compile(r'"ERROR"\s*:\s*"(?P<text>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
+# --- issue 5: AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
+# phone `0501234567` or a contract `00042` arrives as `0501234567`, which is not JSON.
+# Outside strings, such numbers are read back as the strings they were. ---
+_LEADING_ZERO_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?0\d+)(?![\w.])')
+
+
+def _quote_leading_zero_numbers(text: str) -> str:
+    return _LEADING_ZERO_NUMBER.sub(lambda m: f'"{m.group(1)}"' if m.group(1) else m.group(0), text)
+
+
+# --- end issue 5 ---
 
 
 def _fail(source: str, reason: str) -> FatalApiError:
@@ -49,15 +60,19 @@ def decode_body(body: bytes, *, source: str) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        match = _AXBILLS_ERROR.search(text)
-        if match:
-            return _raise(source, f"the billing answered an error ({match.group('text')[:120]})")
-        short = text[:60].replace("\n", " ")
-        return _raise(
-            source,
-            f"the reply is not JSON (starts with {short!r}; "
-            f"{len(body)} bytes; truncated or not a Universal API endpoint?)",
-        )
+        try:  # issue 5: AXbills' bare numbers with leading zeros (see above)
+            value = json.loads(_quote_leading_zero_numbers(text))
+        except json.JSONDecodeError:
+            match = _AXBILLS_ERROR.search(text)
+            if match:
+                reason = f"the billing answered an error ({match.group('text')[:120]})"
+                return _raise(source, reason)
+            short = text[:60].replace("\n", " ")
+            return _raise(
+                source,
+                f"the reply is not JSON (starts with {short!r}; "
+                f"{len(body)} bytes; truncated or not a Universal API endpoint?)",
+            )
     if isinstance(value, dict):
         _raise_on_error_object(value, source)
         return value
@@ -91,3 +106,74 @@ def iter_items(value: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield str(index), item
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_ERROR_KEYS = frozenset({"ERROR", "error", "result", "errstr", "errno"})
+STREAM_THRESHOLD = 1 << 20
+
+
+def _stream(text: str) -> Iterator[tuple[str, Any]]:
+    """Top-level items of a JSON object or list, one at a time (``json`` raw_decode)."""
+    decoder = json.JSONDecoder()
+    skip = _WHITESPACE.match
+    index = skip(text, 0).end()
+    opening = text[index]
+    closing = {"{": "}", "[": "]"}[opening]
+    index = skip(text, index + 1).end()
+    position = 0
+    while text[index] != closing:
+        if opening == "{":
+            key, index = decoder.raw_decode(text, index)
+            index = skip(text, index).end()
+            if text[index] != ":":
+                raise ValueError(index)
+            index = skip(text, index + 1).end()
+        else:
+            key = position
+        value, index = decoder.raw_decode(text, index)
+        index = skip(text, index).end()
+        if text[index] not in (",", closing):  # checked before the row is handed out
+            raise ValueError(index)
+        yield str(key), value
+        position += 1
+        if text[index] == ",":
+            index = skip(text, index + 1).end()
+    if skip(text, index + 1).end() != len(text):
+        raise ValueError(index)
+
+
+def iter_json_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
+    """:func:`iter_items` of :func:`decode_body`, without building the whole JSON tree.
+
+    A list of 100,000 customers is tens of MB of JSON and ten times that as Python
+    objects; parsing it row by row keeps only one row in memory at a time. Anything the
+    stream cannot read (an error reply, a truncated body, a billing quirk) falls back to
+    :func:`decode_body`, which repairs or explains it; rows already yielded are not
+    yielded twice.
+    """
+    if len(body) < STREAM_THRESHOLD:
+        yield from iter_items(decode_body(body, source=source))
+        return
+    text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
+    yielded = 0
+    pending: list[tuple[str, Any]] = []  # a leading run of error-like keys, held back
+    try:
+        for item in _stream(text):
+            if yielded == 0 and item[0] in _ERROR_KEYS:
+                pending.append(item)
+                continue
+            if pending:
+                yield from pending
+                yielded += len(pending)
+                pending = []
+            yield item
+            yielded += 1
+        if pending:
+            _raise_on_error_object(dict(pending), source)
+            yield from pending
+    except (ValueError, IndexError, KeyError):
+        del text
+        for position, item in enumerate(iter_items(decode_body(body, source=source))):
+            if position >= yielded:
+                yield item

@@ -8,12 +8,24 @@ as one JSON string in the ``data`` field, so PHP's ``max_input_vars`` never cuts
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
-from usm_billing.universal_api.payload import iter_items
-from usm_billing.userside.models import UsCustomer, UsSettings, UsTariff, parse_view_row
+from usm_billing.universal_api.payload import STREAM_THRESHOLD, iter_items, iter_json_items
+from usm_billing.userside.models import (
+    UsCity,
+    UsCustomer,
+    UsHouse,
+    UsSettings,
+    UsStreet,
+    UsTariff,
+    parse_city_rows,
+    parse_house_rows,
+    parse_street_rows,
+    parse_view_row,
+)
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 __all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
@@ -60,6 +72,20 @@ class UserSideHook(KeyedApiHook):
             params={"key": self.api_key, "cat": "module", "request": request, **params},
         )
         return decode_reply(response.status_code, response.content, label=self._label(what))
+
+    def read_items(self, request: str, **params: Any) -> Iterator[tuple[str, Any]]:
+        """(key, row) pairs of a list read; a large view is parsed row by row."""
+        what = f"cat=module&request={request}"
+        response = self.send(
+            "GET",
+            self.api_url,
+            what=what,
+            params={"key": self.api_key, "cat": "module", "request": request, **params},
+        )
+        body = response.content
+        if response.status_code != 200 or len(body) < STREAM_THRESHOLD:
+            return iter_items(decode_reply(response.status_code, body, label=self._label(what)))
+        return iter_json_items(body, source=self._label(what))
 
     def write(self, cat: str, action: str, **form: Any) -> Any:
         """POST one write; the reply is returned for the caller to judge."""
@@ -139,9 +165,8 @@ class UserSideHook(KeyedApiHook):
         }
         if customer_id is not None:
             params["customer_id"] = customer_id
-        rows = self.read("get_user_list", **params)
         view = {}
-        for key, row in iter_items(rows):
+        for key, row in self.read_items("get_user_list", **params):
             customer = parse_view_row(key, row)
             if customer is not None:
                 view[key] = customer
@@ -183,3 +208,78 @@ class UserSideHook(KeyedApiHook):
         count = pick(reply, "count") if isinstance(reply, dict) else None
         self._require(reply, "customer group_edit", count is not None)
         return int(count)
+
+    # --- addresses (§2.3; contract §4.6, §6) --------------------------------------------
+
+    def get_city_list(self) -> dict[str, UsCity]:
+        """Cities keyed by their stored name (``is_id_address=1``)."""
+        return parse_city_rows(self.read("get_city_list", is_id_address=1))
+
+    def get_street_list(self) -> dict[str, UsStreet]:
+        """Streets keyed ``"{US city id}_{name}"`` (``is_id_address=2``)."""
+        return parse_street_rows(self.read("get_street_list", is_id_address=2))
+
+    def get_house_list(self) -> dict[str, UsHouse]:
+        """Houses keyed by md5 of ``"CITY, STREET, NUMBER"`` (``is_id_address=3``)."""
+        return parse_house_rows(self.read("get_house_list", is_id_address=3))
+
+    def compare_house(
+        self, data: dict[str, dict[str, Any]], *, is_disable_create: bool, billing_crc_id: str
+    ) -> tuple[dict[str, int], dict[str, Any]]:
+        """Match-or-create houses: ``({billing house id: US house id (< 1 = none)},
+        {names UserSide created})``."""
+        reply = self.write(
+            "address",
+            "compare_house",
+            is_disable_create=int(is_disable_create),
+            billing_crc_id=billing_crc_id,
+            data=_json(data),
+        )
+        self._require(reply, "address compare_house", isinstance(reply, dict) and is_ok(reply))
+        mapping: dict[str, int] = {}
+        created: dict[str, Any] = {}
+        for key, value in iter_items(pick(reply, "data")):
+            if key == "-1":
+                created = value if isinstance(value, dict) else {}
+                continue
+            mapping[key] = _int_id(value)
+        return mapping, created
+
+    def _created_id(self, reply: Any, what: str) -> int:
+        us_id = _int_id(pick(reply, "id")) if isinstance(reply, dict) else 0
+        self._require(reply, what, us_id > 0)
+        return us_id
+
+    def add_city(self, name: str) -> int:
+        return self._created_id(self.write("address", "add_city", name=name), "address add_city")
+
+    def add_street(self, city_id: int, name: str) -> int:
+        reply = self.write("address", "add_street", city_id=city_id, name=name)
+        return self._created_id(reply, "address add_street")
+
+    def add_house(
+        self, city_id: int, street_id: int, number: str, block: str, *, floor: int, entrance: int
+    ) -> int:
+        reply = self.write(
+            "address",
+            "add_house",
+            city_id=city_id,
+            street_id=street_id,
+            number=number,
+            block=block,
+            floor=floor,
+            entrance=entrance,
+        )
+        return self._created_id(reply, "address add_house")
+
+    def edit_house(self, us_id: int, fields: dict[str, Any]) -> None:
+        reply = self.write("address", "edit_house", id=us_id, data=_json(fields))
+        self._created_id(reply, f"address edit_house #{us_id}")
+
+
+def _int_id(value: Any) -> int:
+    """A UserSide id from a reply (number or numeric string); 0 when absent or not a number."""
+    try:
+        return int(float(str(value).strip()))
+    except (TypeError, ValueError, OverflowError):
+        return 0

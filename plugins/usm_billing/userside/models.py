@@ -7,14 +7,27 @@ id, and carry UserSide's own id (``userside_id`` in old versions, ``erp_id`` in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from usm_billing.universal_api.payload import iter_items
 
-__all__ = ["NEW_CUSTOMER_NAME", "UsCustomer", "UsSettings", "UsTariff", "parse_view_row"]
+__all__ = [
+    "NEW_CUSTOMER_NAME",
+    "UsAddresses",
+    "UsCity",
+    "UsCustomer",
+    "UsHouse",
+    "UsSettings",
+    "UsStreet",
+    "UsTariff",
+    "parse_city_rows",
+    "parse_house_rows",
+    "parse_street_rows",
+    "parse_view_row",
+]
 
 NEW_CUSTOMER_NAME = "_ run billing module again _"
 
@@ -111,6 +124,13 @@ class UsCustomer:
     traffic_down: Any = None
     phones: tuple[str, ...] = ()
     email: Any = None
+    # address[0] (contract §5.2): UserSide house id, flat, floor, entrance
+    house_id: Any = None
+    apartment_number: Any = None
+    floor: Any = None
+    entrance: Any = None
+    # ip_mac as ((IP key, MAC), ...): the key is the IP integer, -1 for a MAC-only binding
+    ip_mac: tuple[tuple[int, Any], ...] = ()
     date_activity_inet: Any = None
     date_activity_inet_unix: Any = None
     is_in_billing: Any = None
@@ -123,6 +143,7 @@ class UsCustomer:
         values = dict(zip((f.name for f in fields(cls)), row, strict=True))
         values["tariff_current"] = tuple(values["tariff_current"])
         values["phones"] = tuple(values["phones"])
+        values["ip_mac"] = tuple((int(ip), mac) for ip, mac in values["ip_mac"])
         return cls(**values)
 
 
@@ -144,6 +165,23 @@ def _phone_slots(value: Any) -> tuple[str, ...]:
     return tuple(slots.get(i, "") for i in range(max(slots) + 1))
 
 
+def _bindings(value: Any) -> tuple[tuple[int, Any], ...]:
+    """The view's ``ip_mac`` as sorted ``(IP key, MAC)`` pairs (contract §3, §5.2): keyed by
+    the IP integer (``-1`` = MAC-only); a JSON list (PHP's form of keys 0..n-1) is read
+    through each entry's ``ip``."""
+    bindings: dict[int, Any] = {}
+    by_entry = isinstance(value, list)
+    for key, item in iter_items(value):
+        entry = item if isinstance(item, dict) else {}
+        raw = entry.get("ip") if by_entry else key
+        try:
+            ip = int(str(raw).strip())
+        except ValueError:
+            continue
+        bindings[ip] = entry.get("mac")
+    return tuple(sorted(bindings.items()))
+
+
 def parse_view_row(key: str, row: Any) -> UsCustomer | None:
     """A view row, or ``None`` when it carries no UserSide id (it cannot be edited)."""
     if not isinstance(row, dict):
@@ -157,6 +195,8 @@ def parse_view_row(key: str, row: Any) -> UsCustomer | None:
         for _k, item in iter_items(tariff.get("current"))
     )
     agreement = _first(row.get("agreement"))
+    address = _first(row.get("address"))
+    apartment = address.get("apartment") if isinstance(address.get("apartment"), dict) else {}
     traffic = row.get("traffic") if isinstance(row.get("traffic"), dict) else {}
     month = traffic.get("month") if isinstance(traffic.get("month"), dict) else {}
     return UsCustomer(
@@ -182,7 +222,89 @@ def parse_view_row(key: str, row: Any) -> UsCustomer | None:
         traffic_down=month.get("down"),
         phones=_phone_slots(row.get("phone")),
         email=_first(row.get("email")).get("address"),
+        house_id=address.get("house_id"),
+        apartment_number=apartment.get("number"),
+        floor=address.get("floor"),
+        entrance=address.get("entrance"),
+        ip_mac=_bindings(row.get("ip_mac")),
         date_activity_inet=row.get("date_activity_inet"),
         date_activity_inet_unix=row.get("date_activity_inet_unix"),
         is_in_billing=row.get("is_in_billing"),
     )
+
+
+# --- address lists of the old algorithm (contract §4.6) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsCity:
+    """``get_city_list&is_id_address=1`` row, keyed by the stored city name."""
+
+    us_id: int
+    name: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsStreet:
+    """``get_street_list&is_id_address=2`` row, keyed ``"{US city id}_{street name}"``."""
+
+    us_id: int
+    city_id: int
+    name: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsHouse:
+    """``get_house_list&is_id_address=3`` row, keyed by md5 of ``"CITY, STREET, NUMBER"``."""
+
+    us_id: int
+    postcode: Any = None
+    entrance: Any = None
+    floor: Any = None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def parse_city_rows(value: Any) -> dict[str, UsCity]:
+    """City rows by key; rows without a usable UserSide id are left out."""
+    rows: dict[str, UsCity] = {}
+    for key, row in iter_items(value):
+        us_id = _int_or_none(row.get("id")) if isinstance(row, dict) else None
+        if us_id is not None:
+            rows[key] = UsCity(us_id, row.get("name"))
+    return rows
+
+
+def parse_street_rows(value: Any) -> dict[str, UsStreet]:
+    rows: dict[str, UsStreet] = {}
+    for key, row in iter_items(value):
+        if not isinstance(row, dict):
+            continue
+        us_id, city_id = _int_or_none(row.get("id")), _int_or_none(row.get("city_id"))
+        if us_id is not None and city_id is not None:
+            rows[key] = UsStreet(us_id, city_id, row.get("name"))
+    return rows
+
+
+def parse_house_rows(value: Any) -> dict[str, UsHouse]:
+    rows: dict[str, UsHouse] = {}
+    for key, row in iter_items(value):
+        us_id = _int_or_none(row.get("id")) if isinstance(row, dict) else None
+        if us_id is not None:
+            rows[key] = UsHouse(us_id, row.get("postcode"), row.get("entrance"), row.get("floor"))
+    return rows
+
+
+@dataclass(frozen=True)
+class UsAddresses:
+    """UserSide's address hierarchy as the old algorithm reads it, keyed as UserSide keys it."""
+
+    cities: dict[str, UsCity] = field(default_factory=dict)
+    streets: dict[str, UsStreet] = field(default_factory=dict)
+    houses: dict[str, UsHouse] = field(default_factory=dict)

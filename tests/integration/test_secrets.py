@@ -1,0 +1,248 @@
+"""Secrets never leak (issue 6, deliverable 6): a real, supervised Airflow task execution.
+
+``dag.test()`` runs tasks in the test process and masks nothing, so it cannot show that a
+key stays secret. Here four DAGs run through ``tests/integration/supervised.py``:
+``dag.test(use_executor=True)`` with the LocalExecutor and an in-process Task Execution API
+on 127.0.0.1, i.e. worker → supervisor → task process, the production path. It runs in a
+subprocess with its own ``AIRFLOW_HOME`` (a copy of the migrated metadata DB, its own log
+and XCom folders), so what it leaves behind can be read back.
+
+Every billing connection carries the billing key twice: in its password and in the query
+string of its host (``/?module=remoteapi&key=<KEY>&action=userside``, as the PHP module's
+URL is often copied). The DAGs:
+
+* ``secrets_ok``: both systems healthy, the sync runs through;
+* ``secrets_http_error``: the billing answers HTTP 500 to ``get_user_list``;
+* ``secrets_billing_down``: the billing URL points at a closed port (connection refused);
+* ``secrets_userside_down``: the UserSide URL points at a closed port.
+
+Neither key may appear in the task log files, the executor's output, XCom values (metadata
+DB rows and object-storage files), rendered template fields, exception texts, or anywhere
+in the metadata DB file. The keys are random per test session.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from emulators.billing.generator import generate
+from emulators.billing.handler import BillingEmulator
+from emulators.billing.server import start_server as start_billing_server
+from emulators.userside.handler import UserSideEmulator
+from emulators.userside.server import start_server as start_userside_server
+from emulators.userside.server import stop_server as stop_userside_server
+from emulators.userside.state import UserSideState
+from scripts.airflow_env import REPO, airflow_env
+
+BILLING_KEY = f"bk-{secrets.token_hex(16)}"
+USERSIDE_KEY = f"uk-{secrets.token_hex(16)}"
+# The billing's URL carries the key in its query string, as the PHP module's URL does.
+BILLING_PATH = f"/?module=remoteapi&key={BILLING_KEY}&action=userside"
+DAGS = ("secrets_ok", "secrets_http_error", "secrets_billing_down", "secrets_userside_down")
+
+
+@dataclass
+class Runs:
+    home: Path
+    results: dict[str, dict[str, Any]]
+    output: str  # the executor's stdout and stderr: supervisor and task logs go there too
+
+    @property
+    def db(self) -> Path:
+        return self.home / "airflow.db"
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.db) as conn:
+            marks = ",".join("?" * len(DAGS))
+            dag_ids = [f"usm_billing_{d}" for d in DAGS]
+            return conn.execute(sql.format(dags=marks), dag_ids).fetchall()
+
+    def log_files(self, dag: str | None = None) -> list[Path]:
+        pattern = f"dag_id=usm_billing_{dag}/**/*.log" if dag else "**/*.log"
+        return sorted((self.home / "logs").glob(pattern))
+
+    def task_log(self, dag: str, task_id: str) -> str:
+        [path] = [p for p in self.log_files(dag) if f"task_id={task_id}" in str(p)]
+        return path.read_text(encoding="utf-8")
+
+
+def _key_forms() -> dict[str, set[str]]:
+    """Each key as it could appear: verbatim and URL-encoded."""
+    return {
+        name: {key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key)}
+        for name, key in (("billing key", BILLING_KEY), ("UserSide key", USERSIDE_KEY))
+    }
+
+
+def leaks(text: str | bytes) -> list[str]:
+    """Names of the keys found in ``text``."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return [name for name, forms in _key_forms().items() if any(f in text for f in forms)]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _copy_db(target: Path) -> None:
+    """A consistent copy of the migrated metadata DB (other tests may be writing to it)."""
+    source = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+
+
+def _connection(host: str, key: str) -> str:
+    return json.dumps({"conn_type": "http", "host": host, "password": key})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, airflow_db: None) -> Runs:
+    home = tmp_path_factory.mktemp("airflow_home")
+    _copy_db(home / "airflow.db")
+    configs = home / "billings"
+    configs.mkdir()
+    dataset = generate(30, seed=11)
+    healthy = BillingEmulator(dataset, key=BILLING_KEY)
+    failing = BillingEmulator(dataset, key=BILLING_KEY, fail_requests={"get_user_list"})
+    userside = UserSideEmulator(UserSideState(), key=USERSIDE_KEY)
+    servers = [start_billing_server(healthy), start_billing_server(failing)]
+    us_server, us_thread = start_userside_server(userside)
+    try:
+        ok_url, failing_url = (f"http://127.0.0.1:{s.server_address[1]}" for s, _ in servers)
+        down_url = f"http://127.0.0.1:{_closed_port()}"
+        us_url = f"http://127.0.0.1:{us_server.server_address[1]}"
+        env = {**os.environ, **airflow_env(home)}
+        env.update(
+            {
+                "USM_BILLING_CONFIG_DIR": str(configs),
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+                "AIRFLOW__CORE__PARALLELISM": "2",
+                "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "1024",  # files too
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            }
+        )
+        billing_urls = {"secrets_http_error": failing_url, "secrets_billing_down": down_url}
+        for number, name in enumerate(DAGS, start=1):
+            billing_host = billing_urls.get(name, ok_url) + BILLING_PATH
+            userside_host = down_url if name == "secrets_userside_down" else us_url
+            env[f"AIRFLOW_CONN_{name.upper()}_BILLING"] = _connection(billing_host, BILLING_KEY)
+            env[f"AIRFLOW_CONN_{name.upper()}_USERSIDE"] = _connection(userside_host, USERSIDE_KEY)
+            config = {
+                "billing_id": number,
+                "billing_conn_id": f"{name}_billing",
+                "userside_conn_id": f"{name}_userside",
+            }
+            (configs / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        process = subprocess.run(
+            [sys.executable, "-m", "tests.integration.supervised"]
+            + [f"usm_billing_{name}" for name in DAGS],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        for server, thread in servers:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        stop_userside_server(us_server, us_thread)
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-5000:]
+    results = {}
+    for line in process.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line.removeprefix("RESULT "))
+            results[result["dag_id"].removeprefix("usm_billing_")] = result
+    assert sorted(results) == sorted(DAGS), output[-5000:]
+    print("supervised runs, seconds:", {name: r["seconds"] for name, r in results.items()})
+    return Runs(home, results, output)
+
+
+def test_the_tasks_ran_supervised_and_failed_where_expected(runs: Runs) -> None:
+    ok = runs.results["secrets_ok"]["tasks"]
+    assert set(ok.values()) == {"success"}, ok
+    assert runs.results["secrets_http_error"]["tasks"]["extract_billing"] == "failed"
+    assert runs.results["secrets_billing_down"]["tasks"]["start"] == "failed"
+    assert runs.results["secrets_userside_down"]["tasks"]["start"] == "failed"
+    assert "executor=LocalExecutor" in runs.output
+    for dag in DAGS:
+        assert runs.log_files(dag), f"no task log files for {dag}"
+    # A task log file is written by the supervisor, as JSON lines.
+    first = runs.task_log("secrets_ok", "start").splitlines()[0]
+    assert json.loads(first)["timestamp"]
+
+
+def test_no_key_in_task_logs_or_executor_output(runs: Runs) -> None:
+    files = runs.log_files()
+    assert len(files) >= len(runs.results["secrets_ok"]["tasks"])
+    leaked = {str(p.relative_to(runs.home)): leaks(p.read_bytes()) for p in files}
+    assert {p: names for p, names in leaked.items() if names} == {}
+    assert leaks(runs.output) == []
+
+
+def test_no_key_in_exception_texts(runs: Runs) -> None:
+    failures = {  # the failed task and a word its exception text must hold
+        ("secrets_http_error", "extract_billing"): "500",
+        ("secrets_billing_down", "start"): "",
+        ("secrets_userside_down", "start"): "",
+    }
+    for (dag, task_id), expected in failures.items():
+        texts = []
+        for line in runs.task_log(dag, task_id).splitlines():
+            record = json.loads(line)
+            texts.extend(d.get("exc_value") or "" for d in record.get("error_detail") or [])
+        assert any(text and expected in text for text in texts), (dag, task_id, texts)
+        assert [t for t in texts if leaks(t)] == []
+
+
+def test_no_key_in_xcom_values(runs: Runs) -> None:
+    rows = runs.rows("SELECT dag_id, task_id, value FROM xcom WHERE dag_id IN ({dags})")
+    assert {task for _, task, _ in rows} >= {"start", "extract_billing", "load_customers"}
+    assert [(dag, task) for dag, task, value in rows if leaks(str(value))] == []
+    stored = [p for p in (runs.home / "xcom").rglob("*") if p.is_file()]
+    assert stored, "no XCom went to object storage (threshold 1 KiB)"
+    for path in stored:
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        assert leaks(data) == [], path
+
+
+def test_no_key_in_rendered_template_fields(runs: Runs) -> None:
+    rows = runs.rows(
+        "SELECT dag_id, task_id, rendered_fields FROM rendered_task_instance_fields "
+        "WHERE dag_id IN ({dags})"
+    )
+    assert {task for _, task, _ in rows} >= {"start", "diff_customers", "report"}
+    assert [(dag, task) for dag, task, fields in rows if leaks(str(fields))] == []
+
+
+def test_no_key_anywhere_in_the_metadata_db(runs: Runs) -> None:
+    for suffix in ("", "-wal", "-journal"):
+        path = runs.db.with_name(runs.db.name + suffix)
+        if path.exists():
+            assert leaks(path.read_bytes()) == [], path.name
