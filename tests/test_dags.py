@@ -43,18 +43,21 @@ def test_task_graph_matches_the_design(repo_dags):
     assert upstream["diff_tariffs"] == {"extract_billing", "extract_userside"}
     # addresses first, so customers get their UserSide house ids in the same run
     assert upstream["diff_addresses"] == {"start", "extract_billing"}
-    assert upstream["load_addresses"] == {"diff_addresses"}
+    assert upstream["verify_extracts"] == {"extract_billing", "extract_userside"}
+    assert upstream["load_addresses"] == {"diff_addresses", "verify_extracts"}
     assert upstream["diff_customers"] == {
         "start",
         "extract_billing",
         "extract_userside",
         "load_addresses",
     }
-    assert upstream["load_customers"] == {"diff_customers", "load_tariffs"}
+    assert upstream["load_customers"] == {"diff_customers", "load_tariffs", "verify_extracts"}
     # IPs after customers: the customers created this run need their UserSide ids
     assert upstream["diff_ips"] == {"start", "extract_billing", "extract_userside"}
-    assert upstream["load_ips"] == {"diff_ips", "load_customers"}
+    assert upstream["load_ips"] == {"diff_ips", "load_customers", "verify_extracts"}
     loads = {"load_tariffs", "load_addresses", "load_customers", "load_ips"}
+    for load in loads:  # nothing is written before the plausibility gate
+        assert "verify_extracts" in upstream[load], load
     assert loads <= upstream["finish"]
     assert {"finish"} | loads <= upstream["report"]
 

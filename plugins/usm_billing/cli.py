@@ -31,6 +31,7 @@ def run_sync(
     dry_run: bool = False,
     customer_id: str | None = None,
     full_resync: bool = False,
+    allow_mass_not_in_billing: bool = False,
 ) -> dict[str, Any]:
     """The whole pipeline, in the DAG's order; ``finish`` is sent even when a step fails."""
     config = load_config(config_path)
@@ -40,6 +41,12 @@ def run_sync(
         start_info = steps.start(config, userside, billing)
         billing_data = steps.extract_billing(config, billing)
         userside_data = steps.extract_userside(config, userside)
+        steps.verify_extracts(
+            config,
+            billing_data,
+            userside_data,
+            allow_mass_not_in_billing=allow_mass_not_in_billing,
+        )
         tariff_changes = steps.diff_tariff_step(config, billing_data, userside_data)
         summaries.append(steps.load_tariffs(config, userside, tariff_changes, dry_run=dry_run))
         address_changes = steps.diff_address_step(
@@ -87,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--full-resync", action="store_true", help="ignore the house cache: ask UserSide again"
     )
+    sync.add_argument(
+        "--allow-mass-not-in-billing",
+        action="store_true",
+        help="lift the not-in-billing guard for this run",
+    )
     sync.add_argument("--summary-json", type=Path, help="write the run summary as JSON here")
     check = commands.add_parser(
         "check", help="probe the billing, validate its lists, print a compatibility report"
@@ -110,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             dry_run=args.dry_run,
             customer_id=args.customer_id,
             full_resync=args.full_resync,
+            allow_mass_not_in_billing=args.allow_mass_not_in_billing,
         )
     except UsmBillingError as err:
         print(f"ERROR: {err}", file=sys.stderr, flush=True)

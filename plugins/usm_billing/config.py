@@ -212,6 +212,32 @@ class BillingConfig(BaseModel):
         "disabled is replaced by max_active_runs=1).",
     )
 
+    # --- reliability (no PHP counterpart) --------------------------------------------------
+    request_timeout_seconds: float = Field(
+        default=1200.0,
+        gt=0,
+        description="Connect and read timeout of every request (the PHP module waits 1200 s).",
+    )
+    request_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries per request on connect errors, timeouts, HTTP 5xx and 429, with "
+        "exponential backoff; the task's own retries come on top.",
+    )
+    max_not_in_billing_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Refuse a run that would flag more than this share of the billing's live "
+        "UserSide customers `is_in_billing=0` (1 disables the guard).",
+    )
+    max_not_in_billing_floor: int = Field(
+        default=10,
+        ge=0,
+        description="A run may always flag this many customers, whatever the share.",
+    )
+
     @field_validator("schedule")
     @classmethod
     def _schedule_has_five_fields(cls, value: str) -> str:

@@ -103,12 +103,22 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
             "full_resync": Param(
                 False, type="boolean", description="Ignore the house cache: re-send every house."
             ),
+            "allow_mass_not_in_billing": Param(
+                False,
+                type="boolean",
+                description="Lift the not-in-billing guard for this run (customers really left).",
+            ),
         },
     )
     def usm_billing_dag() -> None:
         @task
         def start() -> dict[str, Any]:
             return steps.start(config, steps.userside_hook(config), steps.billing_hook(config))
+
+        @task
+        def verify_extracts(billing: dict, userside: dict, **context: Any) -> dict[str, int]:
+            allow = bool((context.get("params") or {}).get("allow_mass_not_in_billing"))
+            return steps.verify_extracts(config, billing, userside, allow_mass_not_in_billing=allow)
 
         @task
         def extract_billing() -> dict[str, Any]:
@@ -215,6 +225,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         billing = extract_billing()
         userside = extract_userside()
         handshake >> [billing, userside]
+        verified = verify_extracts(billing, userside)
         tariffs_done = load_tariffs(diff_tariffs(billing, userside))
         addresses_done = load_addresses(diff_addresses(handshake, billing))
         customer_changes = diff_customers(handshake, billing, userside, addresses_done)
@@ -222,6 +233,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         tariffs_done >> customers_done
         ips_done = load_ips(diff_ips(handshake, billing, userside))
         customers_done >> ips_done
+        verified >> [tariffs_done, addresses_done, customers_done, ips_done]  # no write before
         done = finish()
         [tariffs_done, addresses_done, customers_done, ips_done] >> done
         report(done, tariffs_done, addresses_done, customers_done, ips_done)

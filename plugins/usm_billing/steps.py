@@ -19,7 +19,9 @@ from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.changes import AddressChanges, CustomerChanges, IpChanges, TariffChanges
 from usm_billing.sync.customers import CustomerRules, diff_customers, require_plausible_count
+from usm_billing.sync.guards import check_not_in_billing
 from usm_billing.sync.ips import IpRules, diff_ips
+from usm_billing.sync.normalize import loose_equal
 from usm_billing.sync.tariffs import diff_tariffs, tariff_fields_to_send
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.universal_api.models import BillingAddresses, BillingSnapshot
@@ -51,6 +53,7 @@ __all__ = [
     "report",
     "start",
     "userside_hook",
+    "verify_extracts",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,11 +62,20 @@ INTERNAL_KEYS = frozenset({"house_map"})  # step results that are data, not repo
 
 
 def billing_hook(config: BillingConfig) -> UniversalApiHook:
-    return UniversalApiHook(config.billing_conn_id, dialect=config.billing_name)
+    return UniversalApiHook(
+        config.billing_conn_id,
+        dialect=config.billing_name,
+        timeout=config.request_timeout_seconds,
+        attempts=config.request_attempts,
+    )
 
 
 def userside_hook(config: BillingConfig) -> UserSideHook:
-    return UserSideHook(config.userside_conn_id)
+    return UserSideHook(
+        config.userside_conn_id,
+        timeout=config.request_timeout_seconds,
+        attempts=config.request_attempts,
+    )
 
 
 def _unix(date: str, tz: str) -> int:
@@ -138,6 +150,33 @@ def extract_userside(config: BillingConfig, userside: UserSideHook) -> dict[str,
         "tariffs": {k: _tariff_json(t) for k, t in tariffs.items()},
         "customers": {k: c.to_json() for k, c in customers.items()},
     }
+
+
+def verify_extracts(
+    config: BillingConfig, billing: dict, userside: dict, *, allow_mass_not_in_billing: bool
+) -> dict[str, int]:
+    """The gate between reading and writing: refuse a run that would flag too many
+    customers "not in billing" (:func:`usm_billing.sync.guards.check_not_in_billing`)."""
+    present = set(billing["customers"]) | set(billing.get("rejected", ()))
+    live = [
+        uid
+        for uid, row in userside["customers"].items()
+        if loose_equal(UsCustomer.from_json(row).is_in_billing, 1)
+    ]
+    flagged = sum(1 for uid in live if uid not in present)
+    counts = {"live_in_userside": len(live), "would_flag_not_in_billing": flagged}
+    log.info("Plausibility: %s", counts)
+    if allow_mass_not_in_billing:
+        log.warning("The not-in-billing guard is lifted for this run by the operator")
+    else:
+        check_not_in_billing(
+            flagged,
+            len(live),
+            max_share=config.max_not_in_billing_share,
+            floor=config.max_not_in_billing_floor,
+            billing_label=f"billing `{config.billing_conn_id}`",
+        )
+    return counts
 
 
 def _tariff_json(tariff: UsTariff) -> dict[str, Any]:
