@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 AF := $(PY) scripts/airflow_env.py
 
-.PHONY: venv db test demo lint bench clean
+.PHONY: venv db test demo lint bench chaos clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -32,4 +32,7 @@ bench: venv
 	$(AF) $(PY) scripts/bench.py
 
 clean:
-	rm -rf .airflow .demo
+	rm -rf .airflow .demo .bench .chaos
+
+chaos: venv
+	$(AF) $(PY) scripts/chaos.py

@@ -81,6 +81,8 @@ def run_dag(run: int, env: dict[str, str]) -> dict:
 def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
+    # the UserSide emulator starts empty: so must the importer's state (house cache, messages)
+    shutil.rmtree(Path(os.environ["AIRFLOW_HOME"]) / "usm_billing_state" / "1", ignore_errors=True)
     with ExitStack() as stack:
         billing_url = start_emulator(
             stack,

@@ -61,10 +61,13 @@ class Stack:
 
 
 def write_config(directory: Path, name: str = "test", **settings: Any) -> Path:
+    """A billing YAML in ``directory``; its state (house cache, messages) stays beside it,
+    so no test sees another test's state."""
     config = {
         "billing_id": 1,
         "billing_conn_id": "usm_billing_test",
         "userside_conn_id": "usm_userside_test",
+        "state_path": str(directory / "state"),
         **settings,
     }
     path = directory / f"{name}.yaml"
