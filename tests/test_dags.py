@@ -11,11 +11,25 @@ from scripts.airflow_env import REPO
 def test_repository_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}, "fix the config or DAG file named in the error"
     assert "usm_billing_demo" in dagbag.dag_ids
+    assert "usm_billing_demo_check" in dagbag.dag_ids
 
 
 @pytest.fixture
 def repo_dags(dagbag):
-    return [dag for dag_id, dag in dagbag.dags.items() if dag_id.startswith("usm_billing_")]
+    """The sync DAGs (the manual ``…_check`` DAGs have their own rules)."""
+    return [
+        dag
+        for dag_id, dag in dagbag.dags.items()
+        if dag_id.startswith("usm_billing_") and not dag_id.endswith("_check")
+    ]
+
+
+def test_check_dags_are_manual_only(dagbag):
+    checks = [dag for dag_id, dag in dagbag.dags.items() if dag_id.endswith("_check")]
+    assert checks
+    for dag in checks:
+        assert type(dag.timetable).__name__ == "NullTimetable", f"{dag.dag_id}: manual only"
+        assert dag.max_active_runs == 1
 
 
 def test_policy_one_run_at_a_time_retries_and_tags(repo_dags):
