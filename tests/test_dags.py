@@ -59,17 +59,30 @@ def test_task_graph_matches_the_design(repo_dags):
     assert upstream["diff_addresses"] == {"start", "extract_billing"}
     assert upstream["verify_extracts"] == {"extract_billing", "extract_userside"}
     assert upstream["load_addresses"] == {"diff_addresses", "verify_extracts"}
+    # groups, tags, services first, so customers get their UserSide ids in the same run
+    assert upstream["diff_catalogues"] == {"start"}
+    assert upstream["load_catalogues"] == {"diff_catalogues", "verify_extracts"}
     assert upstream["diff_customers"] == {
         "start",
         "extract_billing",
         "extract_userside",
         "load_addresses",
+        "load_catalogues",
     }
     assert upstream["load_customers"] == {"diff_customers", "load_tariffs", "verify_extracts"}
-    # IPs after customers: the customers created this run need their UserSide ids
+    # IPs and messages after customers: the customers created this run need their ids
     assert upstream["diff_ips"] == {"start", "extract_billing", "extract_userside"}
     assert upstream["load_ips"] == {"diff_ips", "load_customers", "verify_extracts"}
-    loads = {"load_tariffs", "load_addresses", "load_customers", "load_ips"}
+    assert upstream["diff_messages"] == {"extract_userside", "load_customers"}
+    assert upstream["load_messages"] == {"diff_messages", "verify_extracts"}
+    loads = {
+        "load_tariffs",
+        "load_catalogues",
+        "load_addresses",
+        "load_customers",
+        "load_ips",
+        "load_messages",
+    }
     for load in loads:  # nothing is written before the plausibility gate
         assert "verify_extracts" in upstream[load], load
     assert loads <= upstream["finish"]

@@ -32,8 +32,12 @@ def run_sync(
     customer_id: str | None = None,
     full_resync: bool = False,
     allow_mass_not_in_billing: bool = False,
+    message_interval: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """The whole pipeline, in the DAG's order; ``finish`` is sent even when a step fails."""
+    """The whole pipeline, in the DAG's order; ``finish`` is sent even when a step fails.
+
+    ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
+    interval, as a backfill run does; without it, every message not sent yet."""
     config = load_config(config_path)
     billing, userside = steps.billing_hook(config), steps.userside_hook(config)
     summaries: list[dict[str, Any]] = []
@@ -49,6 +53,9 @@ def run_sync(
         )
         tariff_changes = steps.diff_tariff_step(config, billing_data, userside_data)
         summaries.append(steps.load_tariffs(config, userside, tariff_changes, dry_run=dry_run))
+        catalogue_changes = steps.diff_catalogue_step(config, billing, userside)
+        catalogues = steps.load_catalogues(config, userside, catalogue_changes, dry_run=dry_run)
+        summaries.append(catalogues)
         address_changes = steps.diff_address_step(
             config,
             start_info,
@@ -67,12 +74,23 @@ def run_sync(
             userside_data,
             only=customer_id,
             addresses=addresses,
+            catalogues=catalogues,
         )
-        summaries.append(steps.load_customers(config, userside, customer_changes, dry_run=dry_run))
+        customers = steps.load_customers(config, userside, customer_changes, dry_run=dry_run)
+        summaries.append(customers)
         ip_changes = steps.diff_ip_step(
             config, start_info, billing_data, userside_data, only=customer_id
         )
         summaries.append(steps.load_ips(config, userside, ip_changes, dry_run=dry_run))
+        message_changes = steps.diff_message_step(
+            config,
+            billing,
+            userside_data,
+            customers,
+            interval=message_interval,
+            only=customer_id,
+        )
+        summaries.append(steps.load_messages(config, userside, message_changes, dry_run=dry_run))
     finally:
         steps.finish(config, userside)
     summary = steps.report(summaries)

@@ -187,7 +187,8 @@ class BillingConfig(BaseModel):
     )
     import_message: bool = Field(
         default=False,
-        description="Import billing messages into UserSide ($confIsImportMessage).",
+        description="Import billing messages into UserSide, each once; a backfill run "
+        "imports those of its data interval ($confIsImportMessage).",
     )
     always_set_customer_group_id: str = Field(
         default="",
@@ -202,8 +203,9 @@ class BillingConfig(BaseModel):
     state_path: str = Field(
         default="",
         description="Where the importer keeps state between runs: an object-storage URL "
-        "(`s3://bucket/prefix`, `file:///path`) or a local folder. The house cache of the "
-        "address import is `<state_path>/<billing_id>/houses.json`. Empty: "
+        "(`s3://bucket/prefix`, `file:///path`) or a local folder: the house cache of the "
+        "address import (`<state_path>/<billing_id>/houses.json`) and the billing messages "
+        "already sent (`messages.json`). Empty: "
         "`$AIRFLOW_HOME/usm_billing_state` (no PHP counterpart).",
     )
     without_log: bool = Field(

@@ -1,9 +1,10 @@
 """Airflow glue: one DAG per billing config. Task bodies call :mod:`usm_billing.steps`.
 
 ``start → extract_billing, extract_userside → diff_tariffs → load_tariffs;
-diff_addresses → load_addresses → diff_customers → load_customers (after load_tariffs);
-diff_ips → load_ips (after load_customers) → finish (always) → report``. Change sets
-travel through XCom (the object-storage backend keeps large ones out of the metadata DB).
+diff_catalogues → load_catalogues, diff_addresses → load_addresses → diff_customers →
+load_customers (after load_tariffs); diff_ips → load_ips and diff_messages → load_messages
+(after load_customers) → finish (always) → report``. Change sets travel through XCom (the
+object-storage backend keeps large ones out of the metadata DB).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
                 "usm_billing.exceptions.ImplausibleExtractError",
                 "usm_billing.exceptions.ConfigError",
                 "usm_billing.exceptions.LoadError",
+                "usm_billing.exceptions.StateError",
             ],
             action=RetryAction.FAIL,
             reason="not transient: a retry would fail the same way",
@@ -65,6 +67,8 @@ Imports tariffs and customers from the billing's Universal API (`{conn}`, dialec
 `{dialect}`) into UserSide (`{us_conn}`). Params: `dry_run` computes and logs the change
 set without writing; `customer_id` limits the run to one billing customer;
 `full_resync` ignores the house cache and sends every house to `compare_house` again.
+A backfill run (`airflow backfill create`) imports the billing messages of its data
+interval; scheduled and manual runs import every message not sent yet.
 """
 
 
@@ -75,6 +79,19 @@ def _params(context: dict[str, Any]) -> tuple[bool, str | None]:
 
 def _full_resync(context: dict[str, Any]) -> bool:
     return bool((context.get("params") or {}).get("full_resync"))
+
+
+def message_interval(context: dict[str, Any]) -> tuple[int, int] | None:
+    """``[data_interval_start, data_interval_end)`` as unix seconds for a backfill run
+    (``dag_run.run_type == "backfill"``): it imports the messages of its interval. Any
+    other run (scheduled, manual) gets ``None``: every message not sent yet."""
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    if str(getattr(run_type, "value", run_type)) != "backfill":
+        return None
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        return None
+    return int(start.timestamp()), int(end.timestamp())
 
 
 def build_dag(config: BillingConfig, name: str) -> DAG:
@@ -158,12 +175,36 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
             )
 
         @task
+        def diff_catalogues() -> dict[str, Any]:
+            return steps.diff_catalogue_step(
+                config, steps.billing_hook(config), steps.userside_hook(config)
+            )
+
+        @task
+        def load_catalogues(changes: dict, **context: Any) -> dict[str, Any]:
+            dry_run, _ = _params(context)
+            return steps.load_catalogues(
+                config, steps.userside_hook(config), changes, dry_run=dry_run
+            )
+
+        @task
         def diff_customers(
-            start_info: dict, billing: dict, userside: dict, addresses: dict, **context: Any
+            start_info: dict,
+            billing: dict,
+            userside: dict,
+            addresses: dict,
+            catalogues: dict,
+            **context: Any,
         ) -> dict:
             _, only = _params(context)
             return steps.diff_customer_step(
-                config, start_info, billing, userside, only=only, addresses=addresses
+                config,
+                start_info,
+                billing,
+                userside,
+                only=only,
+                addresses=addresses,
+                catalogues=catalogues,
             )
 
         @task
@@ -183,6 +224,25 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
             dry_run, _ = _params(context)
             return steps.load_ips(config, steps.userside_hook(config), changes, dry_run=dry_run)
 
+        @task
+        def diff_messages(userside: dict, customers: dict, **context: Any) -> dict[str, Any]:
+            _, only = _params(context)
+            return steps.diff_message_step(
+                config,
+                steps.billing_hook(config),
+                userside,
+                customers,
+                interval=message_interval(context),
+                only=only,
+            )
+
+        @task
+        def load_messages(changes: dict, **context: Any) -> dict[str, Any]:
+            dry_run, _ = _params(context)
+            return steps.load_messages(
+                config, steps.userside_hook(config), changes, dry_run=dry_run
+            )
+
         @task(trigger_rule=TriggerRule.ALL_DONE, retries=3)
         def finish() -> bool:
             steps.finish(config, steps.userside_hook(config))
@@ -192,20 +252,24 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         def report(
             finished: bool | None,
             tariffs: dict | None,
+            catalogues: dict | None,
             addresses: dict | None,
             customers: dict | None,
             ips: dict | None,
+            messages: dict | None,
         ) -> dict[str, Any]:
             """The run's summary; fails the run (so Airflow alerts) when a step did not
             complete or a record was not written."""
             outcomes = {
                 "load_tariffs": tariffs,
+                "load_catalogues": catalogues,
                 "load_addresses": addresses,
                 "load_customers": customers,
                 "load_ips": ips,
+                "load_messages": messages,
                 "finish": finished,
             }
-            summary = steps.report([tariffs, addresses, customers, ips])
+            summary = steps.report([tariffs, catalogues, addresses, customers, ips, messages])
             print(f"usm_billing summary: {summary}")
             incomplete = [name for name, outcome in outcomes.items() if outcome is None]
             if incomplete:
@@ -227,16 +291,32 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         handshake >> [billing, userside]
         verified = verify_extracts(billing, userside)
         tariffs_done = load_tariffs(diff_tariffs(billing, userside))
+        catalogue_changes = diff_catalogues()
+        handshake >> catalogue_changes
+        catalogues_done = load_catalogues(catalogue_changes)
         addresses_done = load_addresses(diff_addresses(handshake, billing))
-        customer_changes = diff_customers(handshake, billing, userside, addresses_done)
+        customer_changes = diff_customers(
+            handshake, billing, userside, addresses_done, catalogues_done
+        )
         customers_done = load_customers(customer_changes)
         tariffs_done >> customers_done
         ips_done = load_ips(diff_ips(handshake, billing, userside))
         customers_done >> ips_done
-        verified >> [tariffs_done, addresses_done, customers_done, ips_done]  # no write before
+        # messages after the customers: those created this run need their UserSide ids
+        messages_done = load_messages(diff_messages(userside, customers_done))
+        loads = [tariffs_done, catalogues_done, addresses_done, customers_done, ips_done]
+        verified >> [*loads, messages_done]  # no write before the plausibility gate
         done = finish()
-        [tariffs_done, addresses_done, customers_done, ips_done] >> done
-        report(done, tariffs_done, addresses_done, customers_done, ips_done)
+        [*loads, messages_done] >> done
+        report(
+            done,
+            tariffs_done,
+            catalogues_done,
+            addresses_done,
+            customers_done,
+            ips_done,
+            messages_done,
+        )
 
     return usm_billing_dag()
 

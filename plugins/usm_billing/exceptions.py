@@ -9,6 +9,7 @@
     │   └── FatalApiError           4xx, wrong key, ``Result: ERROR``, unparsable reply
     ├── ImplausibleExtractError     an extract that must not be acted upon (fewer than
     │                               2 customers, a vanished catalogue, no ``date``)
+    ├── StateError                  a state file between runs is unusable (messages sent)
     └── LoadError                   some writes failed; the others were applied
 
 Messages never carry an API key or a response body: they name the system, the
@@ -24,6 +25,7 @@ __all__ = [
     "ImplausibleExtractError",
     "LoadError",
     "RetriableApiError",
+    "StateError",
     "UsmBillingError",
 ]
 
@@ -50,6 +52,10 @@ class FatalApiError(ApiError):
 
 class ImplausibleExtractError(UsmBillingError):
     """The billing answered, but acting on the answer could flag or damage good data."""
+
+
+class StateError(UsmBillingError):
+    """A state file kept between runs cannot be used; an operator must fix or delete it."""
 
 
 class LoadError(UsmBillingError):

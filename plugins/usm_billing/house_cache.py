@@ -14,11 +14,10 @@ DAG parse time. ``max_active_runs=1`` means one writer per billing.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from usm_billing.state_store import STATE_DIR, StateFile, state_root
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
@@ -27,26 +26,15 @@ __all__ = ["STATE_DIR", "HouseCache", "state_root"]
 
 log = logging.getLogger(__name__)
 
-STATE_DIR = "usm_billing_state"
-FORMAT = 1
-
-
-def state_root(config: BillingConfig) -> str:
-    """``state_path`` of the config, else ``file://$AIRFLOW_HOME/usm_billing_state``."""
-    if config.state_path:
-        return config.state_path.rstrip("/")
-    home = os.environ.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
-    return (Path(home).resolve() / STATE_DIR).as_uri()
-
 
 class HouseCache:
-    """``houses.json`` of one billing: ``{billing house id: [payload hash, US house id]}``."""
+    """``houses.json`` of one billing: ``{billing house id: [payload hash, US house id]}``
+    (a :class:`~usm_billing.state_store.StateFile`)."""
 
     def __init__(self, config: BillingConfig) -> None:
-        from airflow.sdk import ObjectStoragePath
-
+        self.file = StateFile(config, "houses.json", "houses")
         self.billing_id = config.billing_id
-        self.path = ObjectStoragePath(f"{state_root(config)}/{config.billing_id}/houses.json")
+        self.path = self.file.path
 
     def __repr__(self) -> str:
         return f"HouseCache({self.path})"
@@ -54,14 +42,13 @@ class HouseCache:
     def load(self) -> dict[str, list[Any]]:
         """The cached houses; ``{}`` when there is no usable file (logged)."""
         try:
-            if not self.path.exists():
-                return {}
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            log.warning("House cache %s unreadable (%s); asking UserSide again", self.path, err)
+            houses = self.file.read()
+        except ValueError as err:
+            log.warning("House cache: %s; asking UserSide again", err)
             return {}
-        houses = data.get("houses") if isinstance(data, dict) else None
-        if data.get("format") != FORMAT or not isinstance(houses, dict):
+        if houses is None:
+            return {}
+        if not isinstance(houses, dict):
             log.warning("House cache %s has an unknown format; asking UserSide again", self.path)
             return {}
         return {
@@ -72,13 +59,4 @@ class HouseCache:
 
     def save(self, houses: dict[str, list[Any]]) -> None:
         """Write the whole cache (a temporary file renamed over the old one)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps(
-            {"format": FORMAT, "billing_id": self.billing_id, "houses": houses},
-            ensure_ascii=False,
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-        temporary = self.path.parent / f".{self.path.name}.tmp"
-        temporary.write_text(body, encoding="utf-8")
-        temporary.rename(self.path)
+        self.file.write(houses)

@@ -13,14 +13,38 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from usm_billing.exceptions import FatalApiError, RetriableApiError
+from usm_billing.exceptions import ApiError, FatalApiError, RetriableApiError
 from usm_billing.house_cache import HouseCache
+from usm_billing.passwords import PasswordBox
+from usm_billing.state_store import MessageStore
 from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.batches import plan_group_edit
-from usm_billing.sync.changes import AddressChanges, CustomerChanges, IpChanges, TariffChanges
-from usm_billing.sync.customers import CustomerRules, diff_customers, require_plausible_count
+from usm_billing.sync.catalogues import (
+    diff_catalogue,
+    diff_services,
+    group_key,
+    group_name,
+    tag_key,
+)
+from usm_billing.sync.changes import (
+    DEFERRED_CUSTOMER,
+    SEALED,
+    AddressChanges,
+    CatalogueChangeSet,
+    CustomerChanges,
+    IpChanges,
+    MessageChanges,
+    TariffChanges,
+)
+from usm_billing.sync.customers import (
+    CustomerRules,
+    diff_customers,
+    limit_rows,
+    require_plausible_count,
+)
 from usm_billing.sync.guards import check_not_in_billing
 from usm_billing.sync.ips import IpRules, diff_ips
+from usm_billing.sync.messages import select_messages
 from usm_billing.sync.normalize import loose_equal
 from usm_billing.sync.tariffs import diff_tariffs, tariff_fields_to_send
 from usm_billing.universal_api.hook import UniversalApiHook
@@ -40,16 +64,21 @@ if TYPE_CHECKING:
 __all__ = [
     "billing_hook",
     "diff_address_step",
+    "diff_catalogue_step",
     "diff_customer_step",
     "diff_ip_step",
+    "diff_message_step",
     "diff_tariff_step",
     "extract_billing",
     "extract_userside",
     "finish",
     "load_addresses",
+    "load_catalogues",
     "load_customers",
     "load_ips",
+    "load_messages",
     "load_tariffs",
+    "password_box",
     "report",
     "start",
     "userside_hook",
@@ -58,7 +87,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 AUDIT_LINES = 1000
-INTERNAL_KEYS = frozenset({"house_map"})  # step results that are data, not report
+# step results that are data for later tasks, not report
+INTERNAL_KEYS = frozenset({"house_map", "group_map", "tag_map", "service_map", "customer_ids"})
+MESSAGE_SAVE_BATCH = 50  # msg_add requests between two saves of the message state
 
 
 def billing_hook(config: BillingConfig) -> UniversalApiHook:
@@ -76,6 +107,14 @@ def userside_hook(config: BillingConfig) -> UserSideHook:
         timeout=config.request_timeout_seconds,
         attempts=config.request_attempts,
     )
+
+
+def password_box(config: BillingConfig) -> PasswordBox | None:
+    """The box sealing passwords between tasks, when this config imports them at all
+    (:mod:`usm_billing.passwords`)."""
+    if config.import_password_to_us_password or config.save_password_to_comment:
+        return PasswordBox.for_config(config)
+    return None
 
 
 def _unix(date: str, tz: str) -> int:
@@ -115,7 +154,10 @@ def extract_billing(config: BillingConfig, billing: UniversalApiHook) -> dict[st
     system = billing.get_system_information()
     tariffs, tariff_errors = billing.get_tariff_list()
     states = billing.get_user_state_list()
-    customers, customer_errors = billing.get_user_list()
+    box = password_box(config)
+    customers, customer_errors = billing.get_user_list(
+        seal=box.seal if box is not None else None, keep_child_id=config.dont_change_child_id
+    )
     for error in [*tariff_errors, *customer_errors]:
         log.warning("Skipped: %s", error)
     require_plausible_count(len(customers) + len(customer_errors), billing_label=label)
@@ -139,7 +181,11 @@ def extract_billing(config: BillingConfig, billing: UniversalApiHook) -> dict[st
 def extract_userside(config: BillingConfig, userside: UserSideHook) -> dict[str, Any]:
     """UserSide's current view of this billing: tariffs and customers."""
     tariffs = userside.get_tariff_list(config.billing_id)
-    customers = userside.get_user_list(config.billing_id)
+    customers = userside.get_user_list(
+        config.billing_id,
+        passwords=password_box(config),
+        load_password=config.import_password_to_us_password,
+    )
     log.info(
         "UserSide: %d tariffs, %d customers of billing %d",
         len(tariffs),
@@ -201,19 +247,26 @@ def diff_customer_step(
     *,
     only: str | None = None,
     addresses: dict[str, Any] | None = None,
+    catalogues: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``addresses`` = the result of :func:`load_addresses` (its ``house_map`` gives the
-    customers their UserSide house ids in the same run)."""
+    customers their UserSide house ids in the same run); ``catalogues`` = the result of
+    :func:`load_catalogues` (the group, tag and service maps)."""
     snapshot = BillingSnapshot.from_json(billing)
     view = {k: UsCustomer.from_json(c) for k, c in userside["customers"].items()}
+    settings = UsSettings.model_validate(start_info["settings"])
     rules = CustomerRules.build(
         config,
-        UsSettings.model_validate(start_info["settings"]),
+        settings,
         {k: s.functional for k, s in snapshot.states.items()},
         now_unix=int(start_info["erp_time"]),
         house_map=(addresses or {}).get("house_map"),
+        catalogues=catalogues,
+        customer_ids={k: c.us_id for k, c in view.items()},
+        passwords=password_box(config),
     )
-    changes = diff_customers(snapshot.customers, view, rules, rejected=snapshot.rejected, only=only)
+    customers = _row_limited(snapshot.customers, settings)
+    changes = diff_customers(customers, view, rules, rejected=snapshot.rejected, only=only)
     log.info("Customer changes: %s", changes.summary())
     if not config.without_log:
         for edit in changes.edits[:AUDIT_LINES]:
@@ -221,6 +274,19 @@ def diff_customer_step(
         if len(changes.edits) > AUDIT_LINES:
             log.info("  … and %d more customers", len(changes.edits) - AUDIT_LINES)
     return changes.to_json()
+
+
+def _row_limited(customers: dict[str, Any], settings: UsSettings) -> dict[str, Any]:
+    """The billing's customers under UserSide's licence cap ``row_limit`` (contract §2)."""
+    kept, dropped = limit_rows(customers, settings.row_limit)
+    if dropped:
+        log.warning(
+            "UserSide's row_limit %d: %d billing customer(s) not processed (licence cap): %s",
+            settings.row_limit,
+            len(dropped),
+            ", ".join(dropped[:20]),
+        )
+    return kept
 
 
 def _failure(record: str, err: Exception) -> dict[str, str]:
@@ -303,7 +369,11 @@ def _create_customers(
 def load_customers(
     config: BillingConfig, userside: UserSideHook, changes_json: dict, *, dry_run: bool
 ) -> dict[str, Any]:
-    """Create missing customers, read their new ids back, then write every field."""
+    """Create missing customers, read their new ids back, then write every field.
+
+    Sealed values (passwords) are opened and a new parent's id is filled in only here,
+    just before the request. The result's ``customer_ids`` (billing id → UserSide id of
+    the customers created) lets later tasks (messages) reach them in the same run."""
     changes = CustomerChanges.from_json(changes_json)
     failed: list[dict[str, str]] = []
     summary: dict[str, Any] = {"entity": "customers", **changes.summary(), "dry_run": dry_run}
@@ -312,17 +382,20 @@ def load_customers(
     }
     uid_of = {e.us_id: e.billing_uid for e in changes.edits if e.us_id is not None}
     if dry_run or changes.is_empty:
-        summary.update(write_requests=0, failed=[])
+        summary.update(write_requests=0, failed=[], customer_ids={})
         return summary
     before = userside.writes_sent
+    created: dict[str, int] = {}
     if changes.creates:
         _create_customers(config, userside, changes.creates, failed)
         view = userside.get_user_list(config.billing_id)
+        created = {uid: view[uid].us_id for uid in changes.creates if uid in view}
         for edit in changes.edits:
             if edit.us_id is None and edit.billing_uid in view and edit.fields:
                 us_id = view[edit.billing_uid].us_id
                 by_id[us_id] = edit.fields
                 uid_of[us_id] = edit.billing_uid
+    by_id = _resolve_fields(config, by_id, uid_of, created, failed)
     requests = plan_group_edit(
         by_id,
         batch_size=config.group_edit_batch_size,
@@ -339,6 +412,268 @@ def load_customers(
                     failed.append(_failure(f"customer {uid_of.get(int(us_id), us_id)}", err))
     summary["write_requests"] = userside.writes_sent - before
     summary["failed"] = failed
+    summary["customer_ids"] = created
+    return summary
+
+
+def _resolve_fields(
+    config: BillingConfig,
+    by_id: dict[int, dict[str, Any]],
+    uid_of: dict[int, str],
+    created: dict[str, int],
+    failed: list[dict[str, str]],
+) -> dict[int, dict[str, Any]]:
+    """Open the sealed values (:mod:`usm_billing.passwords`) and fill in the ids of parents
+    created in this run; a parent that could not be created leaves ``parent_id`` out."""
+    box: PasswordBox | None = None
+    resolved: dict[int, dict[str, Any]] = {}
+    for us_id, fields in by_id.items():
+        if not any(isinstance(v, dict) for v in fields.values()):
+            resolved[us_id] = fields
+            continue
+        out: dict[str, Any] = {}
+        for key, value in fields.items():
+            if isinstance(value, dict) and SEALED in value:
+                box = box or PasswordBox.for_config(config)
+                try:
+                    out[key] = box.unseal(value, us_id)
+                except ValueError as err:
+                    failed.append(_failure(f"customer {uid_of.get(us_id, us_id)} {key}", err))
+            elif isinstance(value, dict) and DEFERRED_CUSTOMER in value:
+                parent = created.get(value[DEFERRED_CUSTOMER])
+                if parent is not None:
+                    out[key] = str(parent)
+            else:
+                out[key] = value
+        resolved[us_id] = out
+    return resolved
+
+
+# --- groups, tags, services (universal-api.md §3.6-3.7, §3.12, §4.4) -------------------
+
+
+def _optional(read: Any, what: str, unavailable: list[str]) -> Any:
+    """A catalogue the billing may not serve (MikBill has no tags, AXbills' services
+    crash): a failed read skips that catalogue for this run, with a warning."""
+    try:
+        return read()
+    except ApiError as err:
+        log.warning("%s; %s are not imported in this run", err, what)
+        unavailable.append(what)
+        return None
+
+
+def _match_catalogues(
+    config: BillingConfig,
+    userside: UserSideHook,
+    groups: dict[str, str],
+    tags: dict[str, str],
+    services: dict[str, list[Any]],
+) -> dict[str, Any]:
+    """Match each non-empty billing catalogue with UserSide's by name (contract §4.2-4.3:
+    UserSide's lists are read only then)."""
+    plan: dict[str, Any] = {}
+    if groups:
+        matched = diff_catalogue(
+            groups, userside.get_user_group_list(), key=group_key, name=group_name
+        )
+        plan.update(group_creates=matched.create, group_map=matched.matched)
+    if tags:
+        matched = diff_catalogue(tags, userside.get_user_tags(), key=tag_key)
+        plan.update(tag_creates=matched.create, tag_map=matched.matched)
+    if services:
+        adds, edits, service_map = diff_services(
+            {k: (v[0], v[1]) for k, v in services.items()},
+            userside.get_services_list(config.billing_id),
+        )
+        plan.update(
+            service_adds=adds,
+            service_edits=tuple((e.us_id, e.cost) for e in edits),
+            service_map=service_map,
+        )
+    return plan
+
+
+def diff_catalogue_step(
+    config: BillingConfig, billing: UniversalApiHook, userside: UserSideHook
+) -> dict[str, Any]:
+    """Read the billing's groups (both dialects), tags and services (``standart`` only,
+    §4.5 ``$billingName``) and UserSide's catalogues, and plan what to create (matched by
+    name) and which service costs to edit."""
+    unavailable: list[str] = []
+    groups = _optional(billing.get_user_group_list, "groups", unavailable) or {}
+    tags: dict[str, Any] = {}
+    services: dict[str, Any] = {}
+    if config.billing_name == "standart":
+        tags = _optional(billing.get_user_tags, "tags", unavailable) or {}
+        services = _optional(billing.get_services_list, "services", unavailable) or {}
+    billing_groups = {k: g.name for k, g in groups.items()}
+    billing_tags = {k: t.name for k, t in tags.items()}
+    billing_services = {k: [s.name, s.cost] for k, s in services.items()}
+    changes = CatalogueChangeSet(
+        enabled={
+            "groups": bool(billing_groups),
+            "tags": bool(billing_tags),
+            "services": bool(billing_services),
+        },
+        billing_groups=billing_groups,
+        billing_tags=billing_tags,
+        billing_services=billing_services,
+        unavailable=tuple(unavailable),
+        **_match_catalogues(config, userside, billing_groups, billing_tags, billing_services),
+    )
+    log.info("Catalogue changes: %s", changes.summary())
+    if not config.without_log:
+        for kind, names in (
+            ("group", changes.group_creates),
+            ("tag", changes.tag_creates),
+            ("service", changes.service_adds),
+        ):
+            for name in names[:AUDIT_LINES]:
+                log.info("  add %s %r", kind, name)
+        for us_id, cost in changes.service_edits[:AUDIT_LINES]:
+            log.info("  service #%s: cost %s", us_id, cost)
+    return changes.to_json()
+
+
+def load_catalogues(
+    config: BillingConfig, userside: UserSideHook, changes_json: dict, *, dry_run: bool
+) -> dict[str, Any]:
+    """Create the missing groups, tags and services, re-read what was created, set service
+    costs. The result's maps (billing id → UserSide id) are what :func:`diff_customer_step`
+    needs; a dry run maps only what UserSide already has."""
+    changes = CatalogueChangeSet.from_json(changes_json)
+    summary: dict[str, Any] = {
+        "entity": "catalogues",
+        **changes.summary(),
+        "dry_run": dry_run,
+        "failed": [],
+        "write_requests": 0,
+    }
+    maps = {
+        "group_map": dict(changes.group_map),
+        "tag_map": dict(changes.tag_map),
+        "service_map": dict(changes.service_map),
+    }
+    if not dry_run and not changes.is_empty:
+        before = userside.writes_sent
+        failed = summary["failed"]
+        creates = (
+            ("group", changes.group_creates, userside.add_group),
+            ("tag", changes.tag_creates, userside.add_tag),
+            ("service", changes.service_adds, lambda n: userside.service_add(config.billing_id, n)),
+        )
+        for kind, names, create in creates:
+            for name in names:
+                try:
+                    create(name)
+                except ApiError as err:
+                    failed.append(_failure(f"{kind} {name!r}", err))
+        edits = changes.service_edits
+        if changes.group_creates or changes.tag_creates or changes.service_adds:
+            again = _match_catalogues(
+                config,
+                userside,
+                changes.billing_groups if changes.group_creates else {},
+                changes.billing_tags if changes.tag_creates else {},
+                changes.billing_services if changes.service_adds else {},
+            )
+            maps.update({k: v for k, v in again.items() if k.endswith("_map")})
+            edits = again.get("service_edits", edits)
+        for us_id, cost in edits:
+            try:
+                userside.service_edit(us_id, cost)
+            except ApiError as err:
+                failed.append(_failure(f"service #{us_id} cost", err))
+        summary["write_requests"] = userside.writes_sent - before
+    summary["enabled"] = dict(changes.enabled)
+    summary.update(maps)
+    return summary
+
+
+# --- messages (universal-api.md §3.14, contract §5.5, §8 N1) ---------------------------
+
+
+def diff_message_step(
+    config: BillingConfig,
+    billing: UniversalApiHook,
+    userside_data: dict,
+    customers: dict[str, Any] | None,
+    *,
+    interval: tuple[int, int] | None = None,
+    only: str | None = None,
+) -> dict[str, Any]:
+    """The billing messages to send with ``msg_add``: every one not sent yet, or, in a
+    backfill run, those of ``interval`` (``[start, end)``, unix) not sent yet. The sent
+    ids come from ``<state_path>/<billing_id>/messages.json``; ``customers`` = the result of
+    :func:`load_customers` (ids of customers created in this run)."""
+    if not config.import_message:
+        return MessageChanges().to_json()
+    if config.billing_name != "standart":
+        log.info("Messages: the %s dialect has none (spec §4.5)", config.billing_name)
+        return MessageChanges().to_json()
+    messages = billing.get_user_messages(timezone=config.billing_timezone)
+    if only is not None:
+        messages = [m for m in messages if m.customer == only]
+    state = MessageStore(config).load()
+    us_ids = {k: UsCustomer.from_json(c).us_id for k, c in userside_data["customers"].items()}
+    us_ids.update((customers or {}).get("customer_ids") or {})
+    adds, unknown = select_messages(messages, us_ids, state, interval=interval)
+    changes = MessageChanges(
+        enabled=True,
+        adds=tuple((a.billing_msg_id, a.customer_id, a.billing_msg_date, a.text) for a in adds),
+        interval=interval,
+        billing_messages=len(messages),
+        already_sent=sum(1 for m in messages if m.id in state.sent),
+        unknown_customer=unknown,
+    )
+    log.info("Message changes: %s", changes.summary())
+    return changes.to_json()
+
+
+def load_messages(
+    config: BillingConfig, userside: UserSideHook, changes_json: dict, *, dry_run: bool
+) -> dict[str, Any]:
+    """``msg_add`` each planned message not yet in the message state, saving the state every
+    :data:`MESSAGE_SAVE_BATCH` messages and when the task stops for any reason, so a retry
+    or the next run resumes without sending a message twice. An outage (after the hook's
+    own retries) stops the task for Airflow to retry; a refused message is reported."""
+    changes = MessageChanges.from_json(changes_json)
+    summary: dict[str, Any] = {
+        "entity": "messages",
+        **changes.summary(),
+        "dry_run": dry_run,
+        "sent": 0,
+        "failed": [],
+        "write_requests": 0,
+    }
+    if dry_run or changes.is_empty:
+        return summary
+    store = MessageStore(config)
+    state = store.load()
+    before = userside.writes_sent
+    unsaved = 0
+    try:
+        for billing_msg_id, customer_id, date, text in changes.adds:
+            if billing_msg_id in state.sent:  # sent by an earlier try of this task
+                continue
+            try:
+                userside.customer_msg_add(
+                    customer_id, text, billing_msg_id=billing_msg_id, billing_msg_date=date
+                )
+            except FatalApiError as err:
+                summary["failed"].append(_failure(f"message {billing_msg_id}", err))
+                continue
+            state.sent.add(billing_msg_id)
+            summary["sent"] += 1
+            unsaved += 1
+            if unsaved >= MESSAGE_SAVE_BATCH:
+                store.save(state)
+                unsaved = 0
+    finally:
+        if unsaved:
+            store.save(state)
+        summary["write_requests"] = userside.writes_sent - before
     return summary
 
 
@@ -556,8 +891,9 @@ def diff_ip_step(
 ) -> dict[str, Any]:
     snapshot = BillingSnapshot.from_json(billing)
     view = {k: UsCustomer.from_json(c) for k, c in userside["customers"].items()}
-    rules = IpRules.build(config, UsSettings.model_validate(start_info["settings"]))
-    changes = diff_ips(snapshot.customers, view, rules, only=only)
+    settings = UsSettings.model_validate(start_info["settings"])
+    rules = IpRules.build(config, settings)
+    changes = diff_ips(_row_limited(snapshot.customers, settings), view, rules, only=only)
     log.info("IP/MAC changes: %s", changes.summary())
     if not config.without_log:
         for edit in changes.edits[:AUDIT_LINES]:

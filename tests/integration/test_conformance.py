@@ -163,7 +163,12 @@ def test_carbon5_asks_method1_and_never_tags_messages_or_services(tmp_path, monk
         # the emulator in the carbon5 dialect answers `request=` with HTTP 400, so every
         # answered request was a `method1=userside_manager.<method>`
         stats = stack.billing.stats()
-    assert set(stats) == CORE_REQUESTS
+        view = stack.view()
+    # groups exist in this dialect (`&context=userside`, spec §1.1); tags, messages and
+    # services do not (§4.5 `$billingName`)
+    assert set(stats) == CORE_REQUESTS | {"get_user_group_list"}
+    assert view["5003"]["group"]
+    assert view["5003"]["group"] != view["5001"]["group"]
 
 
 ERROR_REPLIES = [

@@ -83,6 +83,7 @@ def test_spec_example_customer_parses_whole() -> None:
         email="ivanov@example.com",
         ip_mac=(("167772427", "001122aabbcc", ""),),
         crc=customer.crc,
+        groups=("3",),  # issue 4; the password is kept only sealed (none asked for here)
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "AddressChanges",
+    "CatalogueChangeSet",
     "CustomerChanges",
     "CustomerEdit",
     "HouseAdd",
@@ -19,6 +20,7 @@ __all__ = [
     "HouseEdit",
     "IpChanges",
     "IpEdit",
+    "MessageChanges",
     "StreetAdd",
     "TariffAdd",
     "TariffChanges",
@@ -26,6 +28,8 @@ __all__ = [
 ]
 
 SECRET_FIELDS = frozenset({"password"})
+SEALED = "$sealed"  # a value sealed by usm_billing.passwords (opened only by the load)
+DEFERRED_CUSTOMER = "$customer"  # a UserSide id known only after group_add (load)
 
 
 def _field_counts(edits: tuple[Any, ...]) -> dict[str, int]:
@@ -101,12 +105,15 @@ class CustomerEdit:
     previous: dict[str, Any]
 
     def audit(self) -> str:
-        """One log line: ``uid (#id): field: old → new; …`` with secrets masked."""
+        """One log line: ``uid (#id): field: old → new; …`` with secrets masked (passwords,
+        and every sealed value, e.g. a comment carrying the password)."""
         parts = []
         for key, value in self.fields.items():
             old = self.previous.get(key)
             if key in SECRET_FIELDS:
                 value, old = "***", "***" if old not in (None, "") else old
+            elif isinstance(value, dict) and SEALED in value:
+                value = "***"
             parts.append(f"{key}: {old!r} → {value!r}")
         target = f"#{self.us_id}" if self.us_id is not None else "new"
         return f"{self.billing_uid} ({target}): " + "; ".join(parts)
@@ -352,3 +359,135 @@ class IpChanges:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IpChanges:
         return cls(tuple(IpEdit(*row) for row in data["edits"]), data["kept"])
+
+
+# --- groups, tags, services (universal-api.md §3.6-3.7, §3.12; contract §4.2-4.3, §7) -
+
+CATALOGUES = ("groups", "tags", "services")
+
+
+@dataclass(frozen=True)
+class CatalogueChangeSet:
+    """The three catalogues matched by name: what the billing has (id → name; services
+    id → [name, cost]), what to create in UserSide, the service costs to edit, and the
+    billing id → UserSide id maps already known. ``enabled`` says, per catalogue, whether
+    customers' memberships are synced: only when the billing served a non-empty catalogue
+    (§4.4); ``unavailable`` names the catalogue reads that failed (never fatal)."""
+
+    enabled: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(CATALOGUES, False))
+    billing_groups: dict[str, str] = field(default_factory=dict)
+    billing_tags: dict[str, str] = field(default_factory=dict)
+    billing_services: dict[str, list[Any]] = field(default_factory=dict)
+    group_creates: tuple[str, ...] = ()
+    tag_creates: tuple[str, ...] = ()
+    service_adds: tuple[str, ...] = ()
+    service_edits: tuple[tuple[int, str], ...] = ()
+    group_map: dict[str, int] = field(default_factory=dict)
+    tag_map: dict[str, int] = field(default_factory=dict)
+    service_map: dict[str, int] = field(default_factory=dict)
+    unavailable: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.group_creates or self.tag_creates or self.service_adds or self.service_edits
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "groups": len(self.billing_groups),
+            "tags": len(self.billing_tags),
+            "services": len(self.billing_services),
+            "group_add": len(self.group_creates),
+            "tag_add": len(self.tag_creates),
+            "service_add": len(self.service_adds),
+            "service_edit": len(self.service_edits),
+            "synced": sorted(k for k, on in self.enabled.items() if on),
+            "unavailable": list(self.unavailable),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enabled": dict(self.enabled),
+            "billing_groups": dict(self.billing_groups),
+            "billing_tags": dict(self.billing_tags),
+            "billing_services": {k: list(v) for k, v in self.billing_services.items()},
+            "group_creates": list(self.group_creates),
+            "tag_creates": list(self.tag_creates),
+            "service_adds": list(self.service_adds),
+            "service_edits": [list(e) for e in self.service_edits],
+            "group_map": dict(self.group_map),
+            "tag_map": dict(self.tag_map),
+            "service_map": dict(self.service_map),
+            "unavailable": list(self.unavailable),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CatalogueChangeSet:
+        return cls(
+            enabled={k: bool(v) for k, v in data["enabled"].items()},
+            billing_groups=dict(data["billing_groups"]),
+            billing_tags=dict(data["billing_tags"]),
+            billing_services={k: list(v) for k, v in data["billing_services"].items()},
+            group_creates=tuple(data["group_creates"]),
+            tag_creates=tuple(data["tag_creates"]),
+            service_adds=tuple(data["service_adds"]),
+            service_edits=tuple((int(i), str(c)) for i, c in data["service_edits"]),
+            group_map={k: int(v) for k, v in data["group_map"].items()},
+            tag_map={k: int(v) for k, v in data["tag_map"].items()},
+            service_map={k: int(v) for k, v in data["service_map"].items()},
+            unavailable=tuple(data["unavailable"]),
+        )
+
+
+# --- messages (universal-api.md §3.14, contract §5.5) ---------------------------------
+
+
+@dataclass(frozen=True)
+class MessageChanges:
+    """The ``msg_add`` requests of a run: ``[billing_msg_id, US customer id, unix date,
+    text]`` each. ``interval`` is the backfill's data interval ``[start, end)`` (unix), or
+    ``None`` for a scheduled or manual run (every message not sent yet)."""
+
+    enabled: bool = False
+    adds: tuple[tuple[str, int, int, str], ...] = ()
+    interval: tuple[int, int] | None = None
+    billing_messages: int = 0
+    already_sent: int = 0
+    unknown_customer: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.adds
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "billing_messages": self.billing_messages,
+            "already_sent": self.already_sent,
+            "add": len(self.adds),
+            "unknown_customer": self.unknown_customer,
+            "interval": list(self.interval) if self.interval is not None else None,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "adds": [list(a) for a in self.adds],
+            "interval": list(self.interval) if self.interval is not None else None,
+            "billing_messages": self.billing_messages,
+            "already_sent": self.already_sent,
+            "unknown_customer": self.unknown_customer,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MessageChanges:
+        interval = data.get("interval")
+        return cls(
+            enabled=bool(data["enabled"]),
+            adds=tuple((str(m), int(c), int(d), str(t)) for m, c, d, t in data["adds"]),
+            interval=(int(interval[0]), int(interval[1])) if interval else None,
+            billing_messages=int(data.get("billing_messages", 0)),
+            already_sent=int(data.get("already_sent", 0)),
+            unknown_customer=int(data.get("unknown_customer", 0)),
+        )

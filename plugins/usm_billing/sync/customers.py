@@ -16,8 +16,17 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from usm_billing.exceptions import ImplausibleExtractError
+from usm_billing.passwords import mask_comment, password_comment
 from usm_billing.sync.addresses import address_fields
-from usm_billing.sync.changes import CustomerChanges, CustomerEdit
+from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
+from usm_billing.sync.customer_extras import (
+    additional_fields,
+    group_fields,
+    mark_fields,
+    password_value,
+    service_fields,
+    tag_fields,
+)
 from usm_billing.sync.normalize import (
     escape_apostrophe,
     escape_comment,
@@ -33,20 +42,24 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from usm_billing.config import BillingConfig
+    from usm_billing.passwords import PasswordBox
     from usm_billing.universal_api.models import BillingCustomer
     from usm_billing.userside.models import UsSettings
 
 __all__ = [
     "MIN_BILLING_CUSTOMERS",
+    "ROW_LIMIT_FLOOR",
     "TYPICAL_FIELDS",
     "CustomerRules",
     "customer_fields",
     "diff_customers",
+    "limit_rows",
     "new_customer_view",
     "require_plausible_count",
 ]
 
 MIN_BILLING_CUSTOMERS = 2
+ROW_LIMIT_FLOOR = 150  # a row_limit of 150 or less is no limit (contract §2)
 TYPICAL_FIELDS = (
     "balance",
     "traffic_up",
@@ -68,6 +81,19 @@ class CustomerRules:
     # addresses (§4.4): only with UserSide's is_update_address=1; billing house id → US id
     update_address: bool = False
     house_map: Mapping[str, int] = field(default_factory=dict)
+    # groups, tags, services (§4.4): synced only when the billing's catalogue is non-empty;
+    # billing id → UserSide id, matched by name (sync/catalogues.py)
+    groups_on: bool = False
+    group_map: Mapping[str, int] = field(default_factory=dict)
+    tags_on: bool = False
+    tag_map: Mapping[str, int] = field(default_factory=dict)
+    services_on: bool = False
+    service_map: Mapping[str, int] = field(default_factory=dict)
+    # billing customer id → UserSide id of the view (a child's parent_id)
+    customer_ids: Mapping[str, int] = field(default_factory=dict)
+    # passwords (§4.5): opened and digested only here, sent sealed (usm_billing.passwords)
+    passwords: PasswordBox | None = None
+    encode_password: bool = False
 
     @classmethod
     def build(
@@ -78,13 +104,19 @@ class CustomerRules:
         *,
         now_unix: int,
         house_map: Mapping[str, int] | None = None,
+        catalogues: Mapping[str, Any] | None = None,
+        customer_ids: Mapping[str, int] | None = None,
+        passwords: PasswordBox | None = None,
     ) -> CustomerRules:
         """Traffic is written only when UserSide enables it and its interval has elapsed;
-        address fields only when UserSide's ``is_update_address=1``."""
+        address fields only when UserSide's ``is_update_address=1``; groups, tags and
+        services only with ``catalogues`` (the catalogue load's result) saying so."""
         last = settings.date_traffic_update
         due = bool(settings.is_update_traffic) and (
             last == 0 or now_unix - last >= max(settings.date_traffic_update_interval, 0) * 60
         )
+        catalogues = catalogues or {}
+        enabled = catalogues.get("enabled") or {}
         return cls(
             config=config,
             functional_by_state=functional_by_state,
@@ -92,7 +124,39 @@ class CustomerRules:
             activity_as_unix=bool(settings.is_customer_activity_timestamp),
             update_address=bool(settings.is_update_address),
             house_map=dict(house_map or {}),
+            groups_on=bool(enabled.get("groups")),
+            group_map=dict(catalogues.get("group_map") or {}),
+            tags_on=bool(enabled.get("tags")),
+            tag_map=dict(catalogues.get("tag_map") or {}),
+            services_on=bool(enabled.get("services")),
+            service_map=dict(catalogues.get("service_map") or {}),
+            customer_ids=dict(customer_ids or {}),
+            passwords=passwords,
+            encode_password=bool(settings.is_encode_customer_password),
         )
+
+
+def limit_rows(
+    customers: Mapping[str, BillingCustomer], row_limit: int
+) -> tuple[dict[str, BillingCustomer], tuple[str, ...]]:
+    """UserSide's licence cap (``get_settings`` ``row_limit``, contract §2): above 150,
+    only the first ``row_limit`` customers (in the billing's order) whose record has no
+    ``is_disable`` key are processed; later ones without the key are dropped (and so
+    flagged ``is_in_billing=0`` when UserSide has them). Records with an ``is_disable`` key
+    (closed accounts) are not counted and always processed. Returns (kept, dropped ids)."""
+    if row_limit <= ROW_LIMIT_FLOOR:
+        return dict(customers), ()
+    kept: dict[str, BillingCustomer] = {}
+    dropped: list[str] = []
+    counted = 0
+    for uid, customer in customers.items():
+        if not customer.has_is_disable:
+            counted += 1
+            if counted > row_limit:
+                dropped.append(uid)
+                continue
+        kept[uid] = customer
+    return kept, tuple(dropped)
 
 
 def require_plausible_count(count: int, *, billing_label: str) -> None:
@@ -188,7 +252,10 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
         fields["name"] = name
     text("login", escape_apostrophe(customer.login), view.login)
     text("account_number", escape_apostrophe(customer.account_number), view.account_number)
-    text("comment", escape_comment(customer.comment), view.comment)
+    if config.save_password_to_comment and customer.password and rules.passwords is not None:
+        fields.update(_comment_with_password(customer, view, rules.passwords))
+    else:
+        text("comment", escape_comment(customer.comment), view.comment)
     for key, current in (("balance", view.balance), ("credit", view.credit)):
         value = php_round(Decimal(getattr(customer, key)), 2)
         if value != _money(current):
@@ -240,6 +307,11 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
     fields.update(_activity(customer, view, rules))
     if rules.update_address:
         fields.update(address_fields(customer, view, house_map=rules.house_map, config=config))
+    fields.update(_extras(customer, view, rules))
+    if not config.skip_parent_link:
+        fields.update(_parent(customer, view, rules))
+    if config.import_password_to_us_password and customer.password and rules.passwords:
+        fields.update(_password(customer, view, rules, rules.passwords))
     if not loose_equal(view.is_in_billing, 1):
         fields["is_in_billing"] = 1
     if any(key not in TYPICAL_FIELDS for key in fields):
@@ -247,11 +319,98 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
     return fields
 
 
+def _extras(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+    """Groups, tags, services (each only when the billing's catalogue is non-empty, §4.4),
+    additional data and marks (only the ids of the merge maps, §4.5)."""
+    config = rules.config
+    fields: dict[str, Any] = {}
+    if rules.groups_on:
+        always = config.always_set_customer_group_id
+        fields.update(group_fields(customer.groups, view.groups, rules.group_map, always=always))
+    if rules.tags_on:
+        fields.update(tag_fields(dict(customer.tags), view.tags, rules.tag_map))
+    if rules.services_on:
+        fields.update(
+            service_fields(dict(customer.services), dict(view.services), rules.service_map)
+        )
+    if config.additional_customer_data_merge:
+        # the 3.14+ family reads `additional_customer_data`, else `additional_data` (§3.13)
+        source = customer.additional_customer_data
+        if source is None:
+            source = customer.additional_data
+        fields.update(
+            additional_fields(
+                "additional_customer_data",
+                dict(source or ()),
+                dict(view.additional_customer_data),
+                config.additional_customer_data_merge,
+            )
+        )
+    if config.additional_data_merge:
+        fields.update(
+            additional_fields(
+                "additional_data",
+                dict(customer.additional_data or ()),
+                dict(view.additional_data),
+                config.additional_data_merge,
+            )
+        )
+    if config.mark_merge:
+        fields.update(mark_fields(customer.marks, view.marks, config.mark_merge))
+    return fields
+
+
+def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+    """``parent_id`` (contract §5.2): the parent's UserSide id for a child account, ``"0"``
+    for the others. A parent created in this run has no id yet: the load fills it in."""
+    current = 0 if view.parent_id is None else view.parent_id
+    if not customer.parent:
+        return {} if loose_equal("0", current) else {"parent_id": "0"}
+    parent_id = rules.customer_ids.get(customer.parent)
+    if parent_id is None:
+        return {"parent_id": {DEFERRED_CUSTOMER: customer.parent}}
+    return {} if loose_equal(str(parent_id), current) else {"parent_id": str(parent_id)}
+
+
+def _password(
+    customer: BillingCustomer, view: UsCustomer, rules: CustomerRules, box: PasswordBox
+) -> dict:
+    """``password`` (§4.5): plain with ``'`` escaped, or with UserSide's
+    ``is_encode_customer_password`` md5(md5(pw) + salt + UserSide id). Compared as digests,
+    sent sealed; a customer created this run gets it after ``group_add`` (its id)."""
+    plain = box.open(customer.password or "")
+    if view.us_id > 0:
+        stored = password_value(plain, view.us_id, encode=rules.encode_password)
+        current = view.password if view.password is not None else box.digest("")
+        if box.digest(stored) == current:
+            return {}
+    return {"password": box.sealed(plain, encode=rules.encode_password)}
+
+
+def _comment_with_password(customer: BillingCustomer, view: UsCustomer, box: PasswordBox) -> dict:
+    """``save_password_to_comment``: the comment plus ``<br><b>pass: …</b>``, compared with
+    the password part as a digest on both sides, sent sealed."""
+    full = password_comment(escape_comment(customer.comment), box.open(customer.password or ""))
+    current = "" if view.comment is None else view.comment
+    if loose_equal(mask_comment(full, box), current):
+        return {}
+    return {"comment": box.sealed(full)}
+
+
 _PREVIOUS = {
     "name": "full_name",
     "add_tariff_id": "tariff_current",
     "delete_tariff_id": "tariff_current",
     "crc_billing": None,
+    "password": None,  # a digest: never reported
+    "group": "groups",
+    "add_group_id": "groups",
+    "delete_group_id": "groups",
+    "tag": "tags",
+    "service": "services",
+    "service_cost": "services",
+    "service_comment": "services",
+    "mark": "marks",
 }
 
 

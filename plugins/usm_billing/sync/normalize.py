@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 __all__ = [
@@ -57,16 +57,27 @@ def tariff_name(name: str) -> str:
     return name.replace("/", "&#047;")[:255]
 
 
+def _context_for(value: Decimal, places: int) -> Context:
+    """Enough precision to quantize ``value`` to ``places`` decimals (the default 28 digits
+    refuse a balance of 1e26 at 2 decimals)."""
+    return Context(prec=max(28, value.adjusted() + places + 2))
+
+
 def php_round(value: Decimal, places: int) -> Decimal:
     """PHP ``round()``: half away from zero, on the exact decimal value."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return value.quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_context_for(value, places)
+    )
 
 
 def normalise_payment(value: Decimal) -> Decimal:
     """Tariff payment as the PHP module compares it: rounded to 5 decimals, then ceiled
     at the 6th, which leaves 5 (contract §4.1)."""
     rounded = php_round(value, 5)
-    return rounded.quantize(Decimal("0.000001"), rounding=ROUND_CEILING).normalize()
+    context = _context_for(rounded, 6)
+    return rounded.quantize(Decimal("0.000001"), rounding=ROUND_CEILING, context=context).normalize(
+        context
+    )
 
 
 def normalise_payment_interval(interval: int, payment: Decimal) -> int:

@@ -9,22 +9,26 @@ The connection host is the billing's full base URL and may already carry a query
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
+from usm_billing.sync.messages import BillingMessage, parse_messages
 from usm_billing.transport import KeyedApiHook
 from usm_billing.universal_api.models import (
     BillingCity,
     BillingCustomer,
     BillingHouse,
+    BillingService,
     BillingState,
     BillingStreet,
     BillingTariff,
     NamedItem,
     RecordError,
     SystemInformation,
+    customer_records,
     parse_customer,
+    scalar_text,
 )
 from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
 
@@ -129,7 +133,14 @@ class UniversalApiHook(KeyedApiHook):
         return self._named_items("get_user_group_list")
 
     def get_user_tags(self) -> dict[str, NamedItem]:
+        self._standart_only("get_user_tags")
         return self._named_items("get_user_tags")
+
+    def _standart_only(self, method: str) -> None:
+        """Tags, services and messages do not exist in the carbon5 dialect (§4.5)."""
+        if self.dialect != "standart":
+            msg = self._label(f"{method}: not part of the {self.dialect} dialect (spec §4.5)")
+            raise FatalApiError(msg)
 
     # --- address catalogue (§3.9–3.11), read only when UserSide's is_update_address=1 ---
 
@@ -156,15 +167,38 @@ class UniversalApiHook(KeyedApiHook):
             if isinstance(raw, dict)
         }
 
-    def get_user_list(self) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
-        """Customers by UserSide-side key; unusable rows are returned, not raised."""
+    def get_user_list(
+        self, *, seal: Callable[[str], str] | None = None, keep_child_id: bool = False
+    ) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
+        """Customers by UserSide-side key, child accounts included (§3.13 ``account``);
+        unusable rows are returned, not raised. Passwords are kept only sealed, and only
+        when ``seal`` is given (:mod:`usm_billing.passwords`)."""
         customers: dict[str, BillingCustomer] = {}
         errors: list[RecordError] = []
-        for key, raw in self.fetch_items("get_user_list"):
-            try:
-                customer = parse_customer(key, raw)
-            except RecordError as err:
-                errors.append(err)
-                continue
-            customers[customer.id] = customer
+        for row_key, row in self.fetch_items("get_user_list"):
+            for key, raw, parent in customer_records(row_key, row, keep_child_id=keep_child_id):
+                try:
+                    customer = parse_customer(key, raw, seal=seal, parent=parent)
+                except RecordError as err:
+                    errors.append(err)
+                    continue
+                customers[customer.id] = customer
         return customers, errors
+
+    # --- standart dialect only (§1.1, §4.5 `$billingName`) ---------------------------
+
+    def get_services_list(self) -> dict[str, BillingService]:
+        """The service catalogue by billing service id (§3.12)."""
+        self._standart_only("get_services_list")
+        return {
+            key: BillingService(
+                id=key, name=scalar_text(raw.get("name")), cost=scalar_text(raw.get("cost")).strip()
+            )
+            for key, raw in iter_items(self.fetch("get_services_list"))
+            if isinstance(raw, dict)
+        }
+
+    def get_user_messages(self, *, timezone: str = "UTC") -> list[BillingMessage]:
+        """Every message the billing holds, oldest first (§3.14; no "since" parameter)."""
+        self._standart_only("get_user_messages")
+        return parse_messages(self.fetch("get_user_messages"), timezone=timezone)

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ __all__ = [
     "BillingCity",
     "BillingCustomer",
     "BillingHouse",
+    "BillingService",
     "BillingSnapshot",
     "BillingState",
     "BillingStreet",
@@ -37,7 +39,9 @@ __all__ = [
     "RecordError",
     "SystemInformation",
     "customer_key",
+    "customer_records",
     "parse_customer",
+    "scalar_text",
     "to_decimal",
 ]
 
@@ -175,6 +179,16 @@ class NamedItem(BaseModel):
     name: _Text = ""
 
 
+class BillingService(BaseModel):
+    """``get_services_list`` row (§3.12): matched to UserSide's catalogue by name."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: _Text = ""
+    cost: str = ""
+
+
 # --- addresses (§3.9–3.11) -------------------------------------------------------------
 
 
@@ -188,6 +202,9 @@ def _lenient_int(value: Any) -> int:
 
 def _scalar(value: Any) -> str:
     return "" if isinstance(value, (dict, list)) else to_text(value)
+
+
+scalar_text = _scalar  # public: text of a JSON scalar, "" for an object or a list
 
 
 _LenientInt = Annotated[int, BeforeValidator(_lenient_int)]
@@ -300,6 +317,24 @@ class BillingCustomer:
     # record has no ip_mac at all (spec §4.4 distinguishes the two)
     ip_mac: tuple[tuple[str, str, str], ...] | None = None
     crc: str = ""
+    # --- issue 4: catalogues, additional data, marks, password, child accounts ---
+    # billing group ids; tags as (tag id, date_add); services as (service id, instances
+    # (cost, comment)) -- all billing ids, mapped to UserSide ids by name (§3.6-3.7, §3.12)
+    groups: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    services: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # custom fields as (field id, value); None when the record has no such key (the
+    # `additional_customer_data` merge falls back to `additional_data` then, §3.13)
+    additional_data: tuple[tuple[str, str], ...] | None = None
+    additional_customer_data: tuple[tuple[str, str], ...] | None = None
+    marks: tuple[str, ...] = ()
+    # the password, sealed (usm_billing.passwords); None when not asked for or absent
+    password: str | None = None
+    # billing id of the parent account for a child (`account` sub-record), else ""
+    parent: str = ""
+    # whether the record has an `is_disable` key at all (row_limit counts only those
+    # without one, contract §2)
+    has_is_disable: bool = False
 
     def to_json(self) -> list[Any]:
         """Compact positional form for XCom (field order of the dataclass)."""
@@ -314,6 +349,15 @@ class BillingCustomer:
             values["tariff_new"] = tuple(values["tariff_new"])
         if values["ip_mac"] is not None:
             values["ip_mac"] = tuple(tuple(entry) for entry in values["ip_mac"])
+        values["groups"] = tuple(values["groups"])
+        values["tags"] = tuple(tuple(pair) for pair in values["tags"])
+        values["services"] = tuple(
+            (sid, tuple(tuple(i) for i in instances)) for sid, instances in values["services"]
+        )
+        for name in ("additional_data", "additional_customer_data"):
+            if values[name] is not None:
+                values[name] = tuple(tuple(pair) for pair in values[name])
+        values["marks"] = tuple(values["marks"])
         return cls(**values)
 
 
@@ -396,6 +440,90 @@ def _ip_mac(value: Any) -> tuple[tuple[str, str, str], ...] | None:
     return entries or None
 
 
+def _item_id(key: str, item: Any, *, listed: bool) -> str:
+    """The id of one element of a typed collection (§1.2): the inner ``id`` of an object
+    element, else the scalar element of a list, else the object key (§4.6.5: a list's
+    indexes are never ids)."""
+    if isinstance(item, dict):
+        inner = _loose_text(item.get("id")).strip()
+        if inner:
+            return inner
+        return "" if listed else key
+    if listed:
+        return _loose_text(item).strip()
+    return key
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    """Group or mark ids: ``{"3": "3"}`` (uBilling), ``{"1": {"id": 1}}`` (AXbills),
+    ``[{"id": "1"}]`` (MikBill), in order, without repeats."""
+    listed = isinstance(value, list)
+    found: list[str] = []
+    for key, item in iter_items(value):
+        ident = _item_id(key, item, listed=listed)
+        if ident and ident not in found:
+            found.append(ident)
+    return tuple(found)
+
+
+def _tags(value: Any) -> tuple[tuple[str, str], ...]:
+    """``tag``: ``(tag id, date_add)``; a "no date" ``date_add`` is ``""`` (sent as 1)."""
+    listed = isinstance(value, list)
+    tags: dict[str, str] = {}
+    for key, item in iter_items(value):
+        ident = _item_id(key, item, listed=listed)
+        if ident and ident not in tags:
+            date = _loose_text(item.get("date_add")) if isinstance(item, dict) else ""
+            tags[ident] = "" if date.strip() in NO_DATES else date.strip()
+    return tuple(tags.items())
+
+
+def _money_text(value: Any) -> str:
+    """A cost as a plain decimal text (``,`` accepted); ``""`` when absent or not a number."""
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return ""
+    try:
+        return str(to_decimal(value))
+    except ValueError:
+        return ""
+
+
+def _services(value: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """``service``: billing service id → its instances ``(cost, comment)`` (§3.13); an
+    object in place of the instance list is one instance."""
+    services: dict[str, tuple[tuple[str, str], ...]] = {}
+    for key, item in iter_items(value):
+        rows = [item] if isinstance(item, dict) and not _looks_keyed(item) else item
+        instances = tuple(
+            (_money_text(row.get("cost")), _loose_text(row.get("comment")))
+            for _k, row in iter_items(rows)
+            if isinstance(row, dict)
+        )
+        if key.strip() and instances:
+            services[key.strip()] = services.get(key.strip(), ()) + instances
+    return tuple(services.items())
+
+
+def _looks_keyed(item: dict[str, Any]) -> bool:
+    """An object whose values are all objects is a keyed list of instances."""
+    return bool(item) and all(isinstance(v, dict) for v in item.values())
+
+
+def _field_values(value: Any) -> tuple[tuple[str, str], ...] | None:
+    """``additional_data``: field id → value, the inner ``id`` over the key (uBilling keys
+    these by a running counter, and sends a list for the first customer)."""
+    if value is None:
+        return None
+    values: dict[str, str] = {}
+    for key, item in iter_items(value):
+        if isinstance(item, dict):
+            ident = _loose_text(item.get("id")).strip() or key
+            values[ident] = _loose_text(item.get("value"))
+        elif not isinstance(item, list):
+            values[key] = _loose_text(item)
+    return tuple(values.items())
+
+
 def _crc(raw: dict[str, Any]) -> str:
     """md5 of the record without the fields that change every run (spec §2.5 crc_billing)."""
     stable = {k: v for k, v in raw.items() if k not in ("balance", "date_activity", "traffic")}
@@ -403,8 +531,19 @@ def _crc(raw: dict[str, Any]) -> str:
     return hashlib.md5(blob.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def parse_customer(raw_key: Any, raw: Any) -> BillingCustomer:
-    """Parse one row; raises :class:`RecordError` naming the customer and the field."""
+def parse_customer(
+    raw_key: Any,
+    raw: Any,
+    *,
+    seal: Callable[[str], str] | None = None,
+    parent: str = "",
+) -> BillingCustomer:
+    """Parse one row; raises :class:`RecordError` naming the customer and the field.
+
+    The password is kept only when ``seal`` is given, and only as ``seal(password)``
+    (:mod:`usm_billing.passwords`); ``parent`` is the billing id of the parent account of a
+    child record (:func:`customer_records`).
+    """
     key = customer_key(raw_key)
     if not isinstance(raw, dict):
         raise RecordError("customer", key, "(row)", "expected a JSON object")  # noqa: EM101
@@ -466,11 +605,46 @@ def parse_customer(raw_key: Any, raw: Any) -> BillingCustomer:
         values.update(_address(raw.get("address")))
         field = "ip_mac"
         values["ip_mac"] = _ip_mac(raw.get("ip_mac"))
+        # --- issue 4 ---
+        field = "group"
+        values["groups"] = _ids(raw.get("group"))
+        field = "tag"
+        values["tags"] = _tags(raw.get("tag"))
+        field = "service"
+        values["services"] = _services(raw.get("service"))
+        for field in ("additional_data", "additional_customer_data"):
+            values[field] = _field_values(raw.get(field))
+        field = "mark"
+        values["marks"] = _ids(raw.get("mark"))
+        field = "password"
+        password = _loose_text(raw.get("password"))
+        if seal is not None and password != "":
+            values["password"] = seal(password)
+        values["parent"] = customer_key(parent) if parent != "" else ""
+        values["has_is_disable"] = "is_disable" in raw
+        # --- end issue 4 ---
         field = "(row)"
         values["crc"] = _crc(raw)
     except ValueError as err:
         raise RecordError("customer", key, field, str(err)) from None  # noqa: EM101
     return BillingCustomer(**values)
+
+
+def customer_records(
+    raw_key: Any, raw: Any, *, keep_child_id: bool = False, parent: str = ""
+) -> Iterator[tuple[str, Any, str]]:
+    """``(customer id, record, parent id)`` of one ``get_user_list`` row and of its child
+    accounts (``account``, keyed by child id, each a full customer record, §3.13): a child
+    is ``"<parent>_<child>"``, or the child id alone with ``dont_change_child_id``
+    (userside-api.md §4). Children of children are followed too."""
+    key = customer_key(raw_key)
+    yield key, raw, parent
+    accounts = raw.get("account") if isinstance(raw, dict) else None
+    for child_key, child in iter_items(accounts):
+        if not isinstance(child, dict):
+            continue
+        child_id = customer_key(child_key) if keep_child_id else f"{key}_{customer_key(child_key)}"
+        yield from customer_records(child_id, child, keep_child_id=keep_child_id, parent=key)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
@@ -27,6 +27,9 @@ from usm_billing.userside.models import (
     parse_view_row,
 )
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
+
+if TYPE_CHECKING:
+    from usm_billing.passwords import PasswordBox
 
 __all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
 
@@ -155,22 +158,101 @@ class UserSideHook(KeyedApiHook):
         return tariffs
 
     def get_user_list(
-        self, billing_id: int, *, customer_id: str | None = None
+        self,
+        billing_id: int,
+        *,
+        customer_id: str | None = None,
+        passwords: PasswordBox | None = None,
+        load_password: bool = False,
     ) -> dict[str, UsCustomer]:
+        """The view of billing ``billing_id``. ``load_password`` asks for the stored
+        passwords (``is_load_password=1``, contract §5.1); they, and the password part of
+        comments, are kept only as digests of ``passwords``."""
         params: dict[str, Any] = {
             "billing_id": billing_id,
             "is_id_billing_user_id": 1,
             "is_parent_id": 1,
             "timestamp_ready": 1,
         }
+        if load_password:
+            if passwords is None:
+                msg = "get_user_list: is_load_password needs a PasswordBox to digest passwords"
+                raise ValueError(msg)
+            params["is_load_password"] = 1
         if customer_id is not None:
             params["customer_id"] = customer_id
         view = {}
         for key, row in self.read_items("get_user_list", **params):
-            customer = parse_view_row(key, row)
+            customer = parse_view_row(key, row, passwords=passwords)
             if customer is not None:
                 view[key] = customer
         return view
+
+    # --- catalogues matched by name (§2.2; contract §4.2-4.3) ----------------------------
+
+    def _named_rows(self, request: str) -> dict[int, str]:
+        """UserSide id → name of a ``{id, name}`` list (keyed by id, or a plain list)."""
+        rows: dict[int, str] = {}
+        for key, row in iter_items(self.read(request)):
+            if not isinstance(row, dict):
+                continue
+            us_id = _int_id(row.get("id") if row.get("id") is not None else key)
+            name = row.get("name")
+            if us_id > 0 and isinstance(name, (str, int, float)):
+                rows[us_id] = str(name)
+        return rows
+
+    def get_user_group_list(self) -> dict[int, str]:
+        return self._named_rows("get_user_group_list")
+
+    def get_user_tags(self) -> dict[int, str]:
+        """Tags by UserSide tag id (contract §10: removals need the id)."""
+        return self._named_rows("get_user_tags")
+
+    def get_services_list(self, billing_id: int) -> dict[str, tuple[int, Any]]:
+        """md5 of the stored name → (UserSide service id, cost) (``is_id_name=1``, §4.2)."""
+        rows: dict[str, tuple[int, Any]] = {}
+        for key, row in iter_items(
+            self.read("get_services_list", billing_id=billing_id, is_id_name=1)
+        ):
+            if isinstance(row, dict) and _int_id(row.get("id")) > 0:
+                rows[key] = (_int_id(row.get("id")), row.get("cost"))
+        return rows
+
+    def _lowercase_id(self, reply: Any, what: str) -> int:
+        """Creates of the catalogues and ``msg_add`` are acknowledged by a lowercase ``id``
+        only (contract §1.5, §10)."""
+        us_id = _int_id(reply.get("id")) if isinstance(reply, dict) else 0
+        self._require(reply, what, us_id > 0)
+        return us_id
+
+    def add_group(self, name: str) -> int:
+        return self._lowercase_id(self.write("customer", "add_group", name=name), "add_group")
+
+    def add_tag(self, name: str) -> int:
+        return self._lowercase_id(self.write("customer", "add_tag", name=name), "add_tag")
+
+    def service_add(self, billing_id: int, name: str) -> int:
+        reply = self.write("service", "add", billing_id=billing_id, name=name)
+        return self._lowercase_id(reply, "service add")
+
+    def service_edit(self, us_id: int, cost: str) -> None:
+        reply = self.write("service", "edit", id=us_id, cost=cost)
+        self._require(reply, f"service edit #{us_id}", isinstance(reply, dict) and is_ok(reply))
+
+    def customer_msg_add(
+        self, customer_id: int, text: str, *, billing_msg_id: str, billing_msg_date: int
+    ) -> int:
+        """``customer msg_add`` (contract §5.5); returns UserSide's message id."""
+        reply = self.write(
+            "customer",
+            "msg_add",
+            customer_id=customer_id,
+            text=text,
+            billing_msg_id=billing_msg_id,
+            billing_msg_date=billing_msg_date,
+        )
+        return self._lowercase_id(reply, f"msg_add of billing message {billing_msg_id}")
 
     # --- tariffs (§2.4) -----------------------------------------------------------------
 

@@ -8,11 +8,15 @@ id, and carry UserSide's own id (``userside_id`` in old versions, ``erp_id`` in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from usm_billing.passwords import mask_comment
 from usm_billing.universal_api.payload import iter_items
+
+if TYPE_CHECKING:
+    from usm_billing.passwords import PasswordBox
 
 __all__ = [
     "NEW_CUSTOMER_NAME",
@@ -134,6 +138,17 @@ class UsCustomer:
     date_activity_inet: Any = None
     date_activity_inet_unix: Any = None
     is_in_billing: Any = None
+    # --- issue 4: UserSide ids of the customer's groups, tags, marks; services as
+    # (service id, instances (cost, comment)); custom fields as (field id, value) ---
+    groups: tuple[int, ...] = ()
+    tags: tuple[int, ...] = ()
+    services: tuple[tuple[int, tuple[tuple[Any, Any], ...]], ...] = ()
+    additional_data: tuple[tuple[str, Any], ...] = ()
+    additional_customer_data: tuple[tuple[str, Any], ...] = ()
+    marks: tuple[int, ...] = ()
+    # a keyed digest of the stored password (usm_billing.passwords), never the password;
+    # None when the view was read without `is_load_password=1`
+    password: Any = None
 
     def to_json(self) -> list[Any]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -144,6 +159,13 @@ class UsCustomer:
         values["tariff_current"] = tuple(values["tariff_current"])
         values["phones"] = tuple(values["phones"])
         values["ip_mac"] = tuple((int(ip), mac) for ip, mac in values["ip_mac"])
+        for name in ("groups", "tags", "marks"):
+            values[name] = tuple(values[name])
+        values["services"] = tuple(
+            (int(sid), tuple(tuple(i) for i in instances)) for sid, instances in values["services"]
+        )
+        for name in ("additional_data", "additional_customer_data"):
+            values[name] = tuple(tuple(pair) for pair in values[name])
         return cls(**values)
 
 
@@ -182,8 +204,59 @@ def _bindings(value: Any) -> tuple[tuple[int, Any], ...]:
     return tuple(sorted(bindings.items()))
 
 
-def parse_view_row(key: str, row: Any) -> UsCustomer | None:
-    """A view row, or ``None`` when it carries no UserSide id (it cannot be edited)."""
+def _int_ids(value: Any) -> tuple[int, ...]:
+    """Ids of the view's ``group``/``tag``/``mark`` maps, keyed by UserSide id (contract
+    §4.3, §5.2); an entry's inner ``id`` wins, a list is read through the inner ids."""
+    ids: list[int] = []
+    listed = isinstance(value, list)
+    for key, item in iter_items(value):
+        raw = item.get("id") if isinstance(item, dict) and item.get("id") is not None else key
+        if listed and not isinstance(item, dict):
+            raw = item
+        number = _int_or_none(raw)
+        if number is not None and number not in ids:
+            ids.append(number)
+    return tuple(sorted(ids))
+
+
+def _view_services(value: Any) -> tuple[tuple[int, tuple[tuple[Any, Any], ...]], ...]:
+    """``service``: UserSide service id → instances ``(cost, comment)`` (contract §5.2)."""
+    services: dict[int, tuple[tuple[Any, Any], ...]] = {}
+    for key, item in iter_items(value):
+        sid = _int_or_none(key)
+        if sid is None:
+            continue
+        instances = tuple(
+            (row.get("cost"), row.get("comment"))
+            for _k, row in iter_items(item)
+            if isinstance(row, dict)
+        )
+        if instances:
+            services[sid] = instances
+    return tuple(sorted(services.items()))
+
+
+def _view_fields(value: Any) -> tuple[tuple[str, Any], ...]:
+    """``additional_data``/``additional_customer_data``: field id → value (inner ``id``
+    first)."""
+    values: dict[str, Any] = {}
+    for key, item in iter_items(value):
+        if isinstance(item, dict):
+            ident = item.get("id")
+            ident_text = key if ident is None or isinstance(ident, (dict, list)) else str(ident)
+            value_of = item.get("value")
+            values[ident_text] = None if isinstance(value_of, (dict, list)) else value_of
+    return tuple(values.items())
+
+
+def parse_view_row(
+    key: str, row: Any, *, passwords: PasswordBox | None = None
+) -> UsCustomer | None:
+    """A view row, or ``None`` when it carries no UserSide id (it cannot be edited).
+
+    With ``passwords`` (a :class:`~usm_billing.passwords.PasswordBox`) the stored password,
+    and the password part of a ``<br><b>pass: …</b>`` comment, are kept only as digests;
+    without it the password is not kept at all."""
     if not isinstance(row, dict):
         return None
     us_id = _us_id(row)
@@ -205,7 +278,9 @@ def parse_view_row(key: str, row: Any) -> UsCustomer | None:
         full_name=row.get("full_name"),
         login=row.get("login"),
         account_number=row.get("account_number"),
-        comment=row.get("comment"),
+        comment=row.get("comment")
+        if passwords is None
+        else mask_comment(row.get("comment"), passwords),
         balance=row.get("balance"),
         credit=row.get("credit"),
         discount=row.get("discount"),
@@ -230,6 +305,17 @@ def parse_view_row(key: str, row: Any) -> UsCustomer | None:
         date_activity_inet=row.get("date_activity_inet"),
         date_activity_inet_unix=row.get("date_activity_inet_unix"),
         is_in_billing=row.get("is_in_billing"),
+        groups=_int_ids(row.get("group")),
+        tags=_int_ids(row.get("tag")),
+        services=_view_services(row.get("service")),
+        additional_data=_view_fields(row.get("additional_data")),
+        additional_customer_data=_view_fields(row.get("additional_customer_data")),
+        marks=_int_ids(row.get("mark")),
+        password=(
+            passwords.digest(row.get("password"))
+            if passwords is not None and "password" in row
+            else None
+        ),
     )
 
 
