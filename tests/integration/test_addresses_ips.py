@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.integration.harness import USERSIDE_KEY, emulator_stack
-from tests.integration.pipeline import run_pipeline
+from usm_billing.cli import run_sync
 from tests.integration.test_sync_ubilling import DAY2_CHANGED_VIEW_KEYS, DAY2_NEW, changed_view_keys
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def assert_addresses_and_ips(stack: Stack, folder: Path) -> None:
 def assert_quiet_run(stack: Stack, **options: Any) -> dict[str, Any]:
     """Another run: no write request sent, no UserSide mutation."""
     before = stack.userside_stats()
-    summary = run_pipeline(stack.config_path, **options)
+    summary = run_sync(stack.config_path, **options)
     assert summary["failed"] == []
     assert summary["write_requests"] == 0, {
         k: v.get("write_requests") for k, v in summary["entities"].items()
@@ -150,7 +150,7 @@ def stack(request, tmp_path, monkeypatch, peers):
 
 def test_one_run_gives_every_customer_house_flat_floor_entrance_and_ips(stack, peers) -> None:
     folder = peers / "ubilling-1.6.4"
-    first = run_pipeline(stack.config_path)
+    first = run_sync(stack.config_path)
     assert first["failed"] == []
     addresses = first["entities"]["addresses"]
     assert addresses["skipped"] == addresses["unmatched"] == 0
@@ -166,11 +166,11 @@ def test_one_run_gives_every_customer_house_flat_floor_entrance_and_ips(stack, p
 
 
 def test_day2_moves_and_changes_exactly_what_changed_then_nothing(stack, peers) -> None:
-    run_pipeline(stack.config_path)
+    run_sync(stack.config_path)
     day1 = stack.view()
     stack.billing.replace_source(peers / "ubilling-1.6.4" / "day2")
 
-    summary = run_pipeline(stack.config_path)
+    summary = run_sync(stack.config_path)
 
     assert summary["failed"] == []
     day2 = stack.view()
@@ -206,15 +206,15 @@ def test_full_resync_asks_userside_again_without_changing_anything(tmp_path, mon
         settings={**ADDRESS_ON, "is_new_house_billing_compare": 1},
         state_path=str(tmp_path / "state"),
     ) as stack:
-        run_pipeline(stack.config_path)
+        run_sync(stack.config_path)
         mutations = stack.userside_stats()["mutations"]
-        again = run_pipeline(stack.config_path, full_resync=True)
+        again = run_sync(stack.config_path, full_resync=True)
         assert again["entities"]["addresses"]["compare"] == 8
         assert again["entities"]["addresses"]["write_requests"] == 1
         assert stack.userside_stats()["mutations"] == mutations  # compare_house is idempotent
         cache = tmp_path / "state" / "1" / "houses.json"
         cache.unlink()  # a lost cache is rebuilt from UserSide's answers
-        rebuilt = run_pipeline(stack.config_path)
+        rebuilt = run_sync(stack.config_path)
         assert rebuilt["entities"]["addresses"]["write_requests"] == 1
         assert stack.userside_stats()["mutations"] == mutations
         assert cache.exists()
@@ -233,7 +233,7 @@ def test_disable_create_address_creates_nothing_and_still_converges(
         state_path=str(tmp_path / "state"),
         disable_create_address=True,
     ) as stack:
-        first = run_pipeline(stack.config_path)
+        first = run_sync(stack.config_path)
         assert first["entities"]["addresses"]["unmatched"] == 8
         data = stack.userside.state.data
         assert (data["cities"], data["streets"], data["houses"]) == ({}, {}, {})
@@ -299,9 +299,9 @@ def test_userside_bindings_kept_only_as_the_flags_say(tmp_path, monkeypatch, pee
     with emulator_stack(
         tmp_path, monkeypatch, peers / "ubilling-1.6.4", settings=ADDRESS_ON, **flags
     ) as stack:
-        run_pipeline(stack.config_path)
+        run_sync(stack.config_path)
         add_bindings(stack, "diachenko", f"{MANAGEMENT},", f"{OTHER},", "-1,a0b1c2d3e4f5")
-        summary = run_pipeline(stack.config_path)
+        summary = run_sync(stack.config_path)
         assert set(stack.view()["diachenko"]["ip_mac"]) == kept
         assert summary["entities"]["ips"]["kept_by_flags"] == len(kept) - 1
         assert_quiet_run(stack)
@@ -328,12 +328,12 @@ def test_customer_without_ip_mac_loses_ips_only_when_the_flags_say(
 ):
     dataset = capture_dataset(peers / "ubilling-1.6.4")
     with emulator_stack(tmp_path, monkeypatch, dataset, settings=ADDRESS_ON, **flags) as stack:
-        run_pipeline(stack.config_path)
+        run_sync(stack.config_path)
         add_bindings(stack, "cf_user", "-1,a0b1c2d3e4f5")
         day2 = copy.deepcopy(dataset)
         del day2["get_user_list"]["cf_user"]["ip_mac"]
         stack.billing.replace_source(day2)
-        run_pipeline(stack.config_path)
+        run_sync(stack.config_path)
         assert set(stack.view()["cf_user"]["ip_mac"] or {}) == kept
         assert_quiet_run(stack)
 
@@ -356,7 +356,7 @@ def test_generated_days_converge_in_one_run(tmp_path, monkeypatch, algorithm, se
     ) as stack:
         for day in range(3):
             stack.billing.replace_source(generate(150, seed=seed, day=day))
-            applied = run_pipeline(stack.config_path)
+            applied = run_sync(stack.config_path)
             assert applied["failed"] == [], (day, applied["failed"])
             assert_quiet_run(stack)
 
@@ -371,12 +371,12 @@ def test_one_customer_run_imports_its_house_only(tmp_path, monkeypatch, peers):
         settings={**ADDRESS_ON, "is_new_house_billing_compare": 1},
         state_path=str(tmp_path / "state"),
     ) as stack:
-        one = run_pipeline(stack.config_path, customer_id="diachenko")
+        one = run_sync(stack.config_path, customer_id="diachenko")
         assert one["entities"]["addresses"]["compare"] == 1
         assert len(stack.userside.state.data["houses"]) == 1
         assert set(stack.view()) == {"diachenko"}
         assert set(stack.view()["diachenko"]["ip_mac"]) == {"3232261123"}
-        full = run_pipeline(stack.config_path)
+        full = run_sync(stack.config_path)
         assert full["entities"]["addresses"]["compare"] == 7
         assert_addresses_and_ips(stack, peers / "ubilling-1.6.4")
         assert_quiet_run(stack)

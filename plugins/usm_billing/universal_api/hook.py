@@ -75,7 +75,7 @@ class UniversalApiHook(KeyedApiHook):
             "GET", self.base_url_of_connection(), what=method, params=self._params(method)
         )
         if response.status_code != 200:
-            reason = {  # issue 5: say what the usual cause is
+            reason = {  # say what the usual cause is
                 400: "unknown request for this billing",
                 404: "unknown request for this billing",
                 401: "access denied (wrong API key, or this host is not allowed?)",

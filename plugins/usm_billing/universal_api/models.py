@@ -317,7 +317,7 @@ class BillingCustomer:
     # record has no ip_mac at all (spec §4.4 distinguishes the two)
     ip_mac: tuple[tuple[str, str, str], ...] | None = None
     crc: str = ""
-    # --- issue 4: catalogues, additional data, marks, password, child accounts ---
+    # catalogues, additional data, marks, password, child accounts:
     # billing group ids; tags as (tag id, date_add); services as (service id, instances
     # (cost, comment)) -- all billing ids, mapped to UserSide ids by name (§3.6-3.7, §3.12)
     groups: tuple[str, ...] = ()
@@ -566,8 +566,8 @@ def parse_customer(
         }
         for field in ("login", "full_name", "account_number", "comment"):
             values[field] = to_text(raw.get(field))
-        # --- issue 5: ABillS sends its company id (`company_id`, or in `flag_corporate`);
-        # any non-zero company id means a legal entity (spec §3.13) ---
+        # ABillS sends its company id (`company_id`, or in `flag_corporate`); any non-zero
+        # company id means a legal entity (spec §3.13)
         field = "flag_corporate"
         if field in raw:
             values["flag_corporate"] = 1 if to_int(raw[field]) else 0
@@ -578,7 +578,6 @@ def parse_customer(
                 values["flag_corporate"] = 1
             else:
                 values.setdefault("flag_corporate", 0)
-        # --- end issue 5 ---
         for field in ("balance", "credit", "discount"):
             values[field] = str(to_decimal(raw.get(field)))
         field = "state_id"
@@ -605,7 +604,6 @@ def parse_customer(
         values.update(_address(raw.get("address")))
         field = "ip_mac"
         values["ip_mac"] = _ip_mac(raw.get("ip_mac"))
-        # --- issue 4 ---
         field = "group"
         values["groups"] = _ids(raw.get("group"))
         field = "tag"
@@ -622,7 +620,6 @@ def parse_customer(
             values["password"] = seal(password)
         values["parent"] = customer_key(parent) if parent != "" else ""
         values["has_is_disable"] = "is_disable" in raw
-        # --- end issue 4 ---
         field = "(row)"
         values["crc"] = _crc(raw)
     except ValueError as err:

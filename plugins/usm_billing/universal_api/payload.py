@@ -20,17 +20,14 @@ from usm_billing.exceptions import FatalApiError
 __all__ = ["decode_body", "iter_items", "iter_json_items"]
 
 _AXBILLS_ERROR = re.compile(r'"ERROR"\s*:\s*"(?P<text>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
-# --- issue 5: AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
+# AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
 # phone `0501234567` or a contract `00042` arrives as `0501234567`, which is not JSON.
-# Outside strings, such numbers are read back as the strings they were. ---
+# Outside strings, such numbers are read back as the strings they were.
 _LEADING_ZERO_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?0\d+)(?![\w.])')
 
 
 def _quote_leading_zero_numbers(text: str) -> str:
     return _LEADING_ZERO_NUMBER.sub(lambda m: f'"{m.group(1)}"' if m.group(1) else m.group(0), text)
-
-
-# --- end issue 5 ---
 
 
 def _fail(source: str, reason: str) -> FatalApiError:
@@ -60,7 +57,7 @@ def decode_body(body: bytes, *, source: str) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        try:  # issue 5: AXbills' bare numbers with leading zeros (see above)
+        try:  # AXbills' bare numbers with leading zeros (see above)
             value = json.loads(_quote_leading_zero_numbers(text))
         except json.JSONDecodeError:
             match = _AXBILLS_ERROR.search(text)

@@ -138,8 +138,8 @@ class UsCustomer:
     date_activity_inet: Any = None
     date_activity_inet_unix: Any = None
     is_in_billing: Any = None
-    # --- issue 4: UserSide ids of the customer's groups, tags, marks; services as
-    # (service id, instances (cost, comment)); custom fields as (field id, value) ---
+    # UserSide ids of the customer's groups, tags, marks; services as
+    # (service id, instances (cost, comment)); custom fields as (field id, value)
     groups: tuple[int, ...] = ()
     tags: tuple[int, ...] = ()
     services: tuple[tuple[int, tuple[tuple[Any, Any], ...]], ...] = ()
