@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.integration.harness import USERSIDE_KEY, emulator_stack
-from usm_billing.cli import run_sync
 from tests.integration.test_sync_ubilling import DAY2_CHANGED_VIEW_KEYS, DAY2_NEW, changed_view_keys
+from usm_billing.cli import run_sync
 
 if TYPE_CHECKING:
     from pathlib import Path
