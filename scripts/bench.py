@@ -32,6 +32,16 @@ BILLING_KEY = "bench-billing-key"
 USERSIDE_KEY = "bench-userside-key"
 
 
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes. ``VmHWM`` belongs to the address
+    space, which ``exec`` replaces; ``ru_maxrss`` would carry over the parent's peak (the
+    emulators and their 100,000 generated customers) into the child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def child(argv: list[str]) -> int:
     """Runs inside the child process: one measured action, then peak RSS as JSON."""
     from usm_billing.cli import run_sync
@@ -46,7 +56,7 @@ def child(argv: list[str]) -> int:
     else:
         summary = run_sync(Path(argv[1]))
         detail = {"write_requests": summary["write_requests"], "failed": len(summary["failed"])}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss": peak, **detail}))
     return 0
 
