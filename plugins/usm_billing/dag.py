@@ -9,6 +9,7 @@ object-storage backend keeps large ones out of the metadata DB).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,14 @@ interval; scheduled and manual runs import every message not sent yet.
 def _params(context: dict[str, Any]) -> tuple[bool, str | None]:
     params = context.get("params") or {}
     return bool(params.get("dry_run")), (params.get("customer_id") or None)
+
+
+def _load(
+    step: Callable[..., dict[str, Any]], config: BillingConfig, changes: dict, context: dict
+) -> dict[str, Any]:
+    """The body of every ``load_*`` task: apply a change set, or only report it (dry run)."""
+    dry_run, _ = _params(context)
+    return step(config, steps.userside_hook(config), changes, dry_run=dry_run)
 
 
 def _full_resync(context: dict[str, Any]) -> bool:
@@ -151,8 +160,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
 
         @task
         def load_tariffs(changes: dict, **context: Any) -> dict[str, Any]:
-            dry_run, _ = _params(context)
-            return steps.load_tariffs(config, steps.userside_hook(config), changes, dry_run=dry_run)
+            return _load(steps.load_tariffs, config, changes, context)
 
         @task
         def diff_addresses(start_info: dict, billing: dict, **context: Any) -> dict[str, Any]:
@@ -169,10 +177,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
 
         @task
         def load_addresses(changes: dict, **context: Any) -> dict[str, Any]:
-            dry_run, _ = _params(context)
-            return steps.load_addresses(
-                config, steps.userside_hook(config), changes, dry_run=dry_run
-            )
+            return _load(steps.load_addresses, config, changes, context)
 
         @task
         def diff_catalogues() -> dict[str, Any]:
@@ -182,10 +187,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
 
         @task
         def load_catalogues(changes: dict, **context: Any) -> dict[str, Any]:
-            dry_run, _ = _params(context)
-            return steps.load_catalogues(
-                config, steps.userside_hook(config), changes, dry_run=dry_run
-            )
+            return _load(steps.load_catalogues, config, changes, context)
 
         @task
         def diff_customers(
@@ -209,10 +211,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
 
         @task
         def load_customers(changes: dict, **context: Any) -> dict[str, Any]:
-            dry_run, _ = _params(context)
-            return steps.load_customers(
-                config, steps.userside_hook(config), changes, dry_run=dry_run
-            )
+            return _load(steps.load_customers, config, changes, context)
 
         @task
         def diff_ips(start_info: dict, billing: dict, userside: dict, **context: Any) -> dict:
@@ -221,8 +220,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
 
         @task
         def load_ips(changes: dict, **context: Any) -> dict[str, Any]:
-            dry_run, _ = _params(context)
-            return steps.load_ips(config, steps.userside_hook(config), changes, dry_run=dry_run)
+            return _load(steps.load_ips, config, changes, context)
 
         @task
         def diff_messages(userside: dict, customers: dict, **context: Any) -> dict[str, Any]:
@@ -238,10 +236,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
 
         @task
         def load_messages(changes: dict, **context: Any) -> dict[str, Any]:
-            dry_run, _ = _params(context)
-            return steps.load_messages(
-                config, steps.userside_hook(config), changes, dry_run=dry_run
-            )
+            return _load(steps.load_messages, config, changes, context)
 
         @task(trigger_rule=TriggerRule.ALL_DONE, retries=3)
         def finish() -> bool:
