@@ -32,8 +32,8 @@ def test_default_is_under_airflow_home(monkeypatch, tmp_path) -> None:
 def test_round_trip(tmp_path, make_path) -> None:
     cache = HouseCache(config(state_path=make_path(tmp_path)))
     assert cache.load() == {}
-    cache.save({"812": ["abc", 5], "900": ["def", 0]})
-    assert cache.load() == {"812": ["abc", 5], "900": ["def", 0]}
+    cache.save({"812": ("abc", 5), "900": ("def", 0)})
+    assert cache.load() == {"812": ("abc", 5), "900": ("def", 0)}
     cache.save({"812": ["abc", 6]})
     assert cache.load() == {"812": ["abc", 6]}
     stored = json.loads((tmp_path / "4" / "houses.json").read_text(encoding="utf-8"))
@@ -61,4 +61,4 @@ def test_malformed_entries_are_dropped(tmp_path) -> None:
         json.dumps({"format": 1, "houses": {"1": ["a", 5], "2": "x", "3": ["b"]}}),
         encoding="utf-8",
     )
-    assert HouseCache(config(state_path=str(tmp_path))).load() == {"1": ["a", 5]}
+    assert HouseCache(config(state_path=str(tmp_path))).load() == {"1": ("a", 5)}

@@ -1,9 +1,10 @@
 """Command line: ``python -m usm_billing sync --config FILE [--dry-run] [--summary-json FILE]``
 and ``python -m usm_billing check --config FILE`` (:mod:`usm_billing.check`).
 
-Runs the same steps as the DAG, in one process: for migrating from cron and for
-debugging. Connections come from ``AIRFLOW_CONN_<ID>`` environment variables (or any
-secrets backend Airflow is configured with). The banner matches the PHP module's log.
+Runs the same steps as the DAG (:mod:`usm_billing.tasks.pipeline`), in one process: for
+migrating from cron and for debugging. Connections come from ``AIRFLOW_CONN_<ID>``
+environment variables (or any secrets backend Airflow is configured with). The banner
+matches the PHP module's log.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import pendulum
 
-from usm_billing import steps
 from usm_billing.check import check_command
 from usm_billing.config import load_config
 from usm_billing.exceptions import UsmBillingError
+from usm_billing.tasks.context import RunContext, RunParams
+from usm_billing.tasks.pipeline import run_in_process
 
 __all__ = ["main", "run_sync"]
 
@@ -34,68 +36,27 @@ def run_sync(
     allow_mass_not_in_billing: bool = False,
     message_interval: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """The whole pipeline, in the DAG's order; ``finish`` is sent even when a step fails.
+    """The whole run, in-process: the steps of
+    :data:`usm_billing.tasks.pipeline.PIPELINE`, the DAG's order and trigger rules
+    (``finish`` is sent even when a step fails). The first failure is raised after the
+    report, as the cause.
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
     interval, as a backfill run does; without it, every message not sent yet."""
-    config = load_config(config_path)
-    billing, userside = steps.billing_hook(config), steps.userside_hook(config)
-    summaries: list[dict[str, Any]] = []
-    try:
-        start_info = steps.start(config, userside, billing)
-        billing_data = steps.extract_billing(config, billing)
-        userside_data = steps.extract_userside(config, userside)
-        steps.verify_extracts(
-            config,
-            billing_data,
-            userside_data,
-            allow_mass_not_in_billing=allow_mass_not_in_billing,
-        )
-        tariff_changes = steps.diff_tariff_step(config, billing_data, userside_data)
-        summaries.append(steps.load_tariffs(config, userside, tariff_changes, dry_run=dry_run))
-        catalogue_changes = steps.diff_catalogue_step(config, billing, userside)
-        catalogues = steps.load_catalogues(config, userside, catalogue_changes, dry_run=dry_run)
-        summaries.append(catalogues)
-        address_changes = steps.diff_address_step(
-            config,
-            start_info,
-            billing_data,
-            billing,
-            userside,
+    ctx = RunContext(
+        load_config(config_path),
+        RunParams(
+            dry_run=dry_run,
+            customer_id=customer_id,
             full_resync=full_resync,
-            only=customer_id,
-        )
-        addresses = steps.load_addresses(config, userside, address_changes, dry_run=dry_run)
-        summaries.append(addresses)
-        customer_changes = steps.diff_customer_step(
-            config,
-            start_info,
-            billing_data,
-            userside_data,
-            only=customer_id,
-            addresses=addresses,
-            catalogues=catalogues,
-        )
-        customers = steps.load_customers(config, userside, customer_changes, dry_run=dry_run)
-        summaries.append(customers)
-        ip_changes = steps.diff_ip_step(
-            config, start_info, billing_data, userside_data, only=customer_id
-        )
-        summaries.append(steps.load_ips(config, userside, ip_changes, dry_run=dry_run))
-        message_changes = steps.diff_message_step(
-            config,
-            billing,
-            userside_data,
-            customers,
-            interval=message_interval,
-            only=customer_id,
-        )
-        summaries.append(steps.load_messages(config, userside, message_changes, dry_run=dry_run))
-    finally:
-        steps.finish(config, userside)
-    summary = steps.report(summaries)
-    summary["dry_run"] = dry_run
-    return summary
+            allow_mass_not_in_billing=allow_mass_not_in_billing,
+            message_interval=message_interval,
+        ),
+    )
+    report, error = run_in_process(ctx)
+    if error is not None:
+        raise error
+    return report.as_dict()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,15 +1,13 @@
-"""Airflow glue: one DAG per billing config. Task bodies call :mod:`usm_billing.steps`.
+"""Airflow glue: one DAG per billing config, one task per step of
+:data:`usm_billing.tasks.pipeline.PIPELINE` (the same table the CLI runs).
 
-``start → extract_billing, extract_userside → diff_tariffs → load_tariffs;
-diff_catalogues → load_catalogues, diff_addresses → load_addresses → diff_customers →
-load_customers (after load_tariffs); diff_ips → load_ips and diff_messages → load_messages
-(after load_customers) → finish (always) → report``. Change sets travel through XCom (the
-object-storage backend keeps large ones out of the metadata DB).
+Results cross task boundaries through :mod:`usm_billing.tasks.handoff`: change sets and
+load results as XCom values (the object-storage backend keeps large ones out of the
+metadata DB), the two extracts as one file each, referenced by path and content hash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +24,17 @@ from airflow.sdk import (
     task,
 )
 
-from usm_billing import steps
 from usm_billing.exceptions import LoadError, UsmBillingError
+from usm_billing.tasks import handoff, pipeline
+from usm_billing.tasks.context import RunContext, RunParams
+from usm_billing.tasks.pipeline import PIPELINE
+from usm_billing.tasks.results import RunReport
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from usm_billing.config import BillingConfig
+    from usm_billing.tasks.pipeline import Step
 
 __all__ = ["DEFAULT_ARGS", "build_config_error_dag", "build_dag"]
 
@@ -73,24 +77,19 @@ interval; scheduled and manual runs import every message not sent yet.
 """
 
 
-def _params(context: dict[str, Any]) -> tuple[bool, str | None]:
+def run_params(context: Mapping[str, Any]) -> RunParams:
+    """The run's params from the task context (the trigger form or ``conf``)."""
     params = context.get("params") or {}
-    return bool(params.get("dry_run")), (params.get("customer_id") or None)
+    return RunParams(
+        dry_run=bool(params.get("dry_run")),
+        customer_id=params.get("customer_id") or None,
+        full_resync=bool(params.get("full_resync")),
+        allow_mass_not_in_billing=bool(params.get("allow_mass_not_in_billing")),
+        message_interval=message_interval(context),
+    )
 
 
-def _load(
-    step: Callable[..., dict[str, Any]], config: BillingConfig, changes: dict, context: dict
-) -> dict[str, Any]:
-    """The body of every ``load_*`` task: apply a change set, or only report it (dry run)."""
-    dry_run, _ = _params(context)
-    return step(config, steps.userside_hook(config), changes, dry_run=dry_run)
-
-
-def _full_resync(context: dict[str, Any]) -> bool:
-    return bool((context.get("params") or {}).get("full_resync"))
-
-
-def message_interval(context: dict[str, Any]) -> tuple[int, int] | None:
+def message_interval(context: Mapping[str, Any]) -> tuple[int, int] | None:
     """``[data_interval_start, data_interval_end)`` as unix seconds for a backfill run
     (``dag_run.run_type == "backfill"``): it imports the messages of its interval. Any
     other run (scheduled, manual) gets ``None``: every message not sent yet."""
@@ -103,8 +102,53 @@ def message_interval(context: dict[str, Any]) -> tuple[int, int] | None:
     return int(start.timestamp()), int(end.timestamp())
 
 
+def _raise_for(report: RunReport) -> None:
+    """Fail the run (so Airflow alerts) when a step did not complete or a record was not
+    written."""
+    if report.incomplete:
+        msg = (
+            f"the sync did not complete: {', '.join(report.incomplete)} did not run to the end "
+            "(see the first failed task's log); nothing after a failed step was written"
+        )
+        raise UsmBillingError(msg)
+    if report.failed:
+        shown = [f"{f.record}: {f.error}" for f in report.failed[:20]]
+        msg = f"{len(report.failed)} record(s) were not written: {shown}"
+        raise LoadError(msg)
+
+
+def _task(step: Step, config: BillingConfig) -> Any:
+    """One Airflow task running ``step`` with the results of its inputs."""
+    kinds = [pipeline.step(name).returns for name in step.inputs]
+
+    def body(*values: Any, **context: Any) -> Any:
+        ctx = RunContext(config, run_params(context))
+        args = [
+            None if v is None else handoff.unpack(v, k) for v, k in zip(values, kinds, strict=True)
+        ]
+        result = step.run(ctx, *args)
+        if isinstance(result, RunReport):
+            print(f"usm_billing summary: {result.as_dict()}")
+            _raise_for(result)
+        run_id = str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", "run"))
+        return handoff.pack(config, run_id, step.name, result)
+
+    body.__name__ = step.name
+    options: dict[str, Any] = {
+        "task_id": step.name,
+        "multiple_outputs": False,
+        "show_return_value_in_logs": False,
+    }
+    if step.always:
+        options["trigger_rule"] = TriggerRule.ALL_DONE
+    if step.retries is not None:
+        options["retries"] = step.retries
+    return task(**options)(body)
+
+
 def build_dag(config: BillingConfig, name: str) -> DAG:
-    """The DAG ``usm_billing_<name>`` for one billing."""
+    """The DAG ``usm_billing_<name>`` for one billing: the tasks of
+    :data:`usm_billing.tasks.pipeline.PIPELINE`, wired as the table says."""
 
     @dag(
         dag_id=f"usm_billing_{name}",
@@ -137,181 +181,11 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         },
     )
     def usm_billing_dag() -> None:
-        @task
-        def start() -> dict[str, Any]:
-            return steps.start(config, steps.userside_hook(config), steps.billing_hook(config))
-
-        @task
-        def verify_extracts(billing: dict, userside: dict, **context: Any) -> dict[str, int]:
-            allow = bool((context.get("params") or {}).get("allow_mass_not_in_billing"))
-            return steps.verify_extracts(config, billing, userside, allow_mass_not_in_billing=allow)
-
-        @task
-        def extract_billing() -> dict[str, Any]:
-            return steps.extract_billing(config, steps.billing_hook(config))
-
-        @task
-        def extract_userside() -> dict[str, Any]:
-            return steps.extract_userside(config, steps.userside_hook(config))
-
-        @task
-        def diff_tariffs(billing: dict, userside: dict) -> dict[str, Any]:
-            return steps.diff_tariff_step(config, billing, userside)
-
-        @task
-        def load_tariffs(changes: dict, **context: Any) -> dict[str, Any]:
-            return _load(steps.load_tariffs, config, changes, context)
-
-        @task
-        def diff_addresses(start_info: dict, billing: dict, **context: Any) -> dict[str, Any]:
-            _, only = _params(context)
-            return steps.diff_address_step(
-                config,
-                start_info,
-                billing,
-                steps.billing_hook(config),
-                steps.userside_hook(config),
-                full_resync=_full_resync(context),
-                only=only,
-            )
-
-        @task
-        def load_addresses(changes: dict, **context: Any) -> dict[str, Any]:
-            return _load(steps.load_addresses, config, changes, context)
-
-        @task
-        def diff_catalogues() -> dict[str, Any]:
-            return steps.diff_catalogue_step(
-                config, steps.billing_hook(config), steps.userside_hook(config)
-            )
-
-        @task
-        def load_catalogues(changes: dict, **context: Any) -> dict[str, Any]:
-            return _load(steps.load_catalogues, config, changes, context)
-
-        @task
-        def diff_customers(
-            start_info: dict,
-            billing: dict,
-            userside: dict,
-            addresses: dict,
-            catalogues: dict,
-            **context: Any,
-        ) -> dict:
-            _, only = _params(context)
-            return steps.diff_customer_step(
-                config,
-                start_info,
-                billing,
-                userside,
-                only=only,
-                addresses=addresses,
-                catalogues=catalogues,
-            )
-
-        @task
-        def load_customers(changes: dict, **context: Any) -> dict[str, Any]:
-            return _load(steps.load_customers, config, changes, context)
-
-        @task
-        def diff_ips(start_info: dict, billing: dict, userside: dict, **context: Any) -> dict:
-            _, only = _params(context)
-            return steps.diff_ip_step(config, start_info, billing, userside, only=only)
-
-        @task
-        def load_ips(changes: dict, **context: Any) -> dict[str, Any]:
-            return _load(steps.load_ips, config, changes, context)
-
-        @task
-        def diff_messages(userside: dict, customers: dict, **context: Any) -> dict[str, Any]:
-            _, only = _params(context)
-            return steps.diff_message_step(
-                config,
-                steps.billing_hook(config),
-                userside,
-                customers,
-                interval=message_interval(context),
-                only=only,
-            )
-
-        @task
-        def load_messages(changes: dict, **context: Any) -> dict[str, Any]:
-            return _load(steps.load_messages, config, changes, context)
-
-        @task(trigger_rule=TriggerRule.ALL_DONE, retries=3)
-        def finish() -> bool:
-            steps.finish(config, steps.userside_hook(config))
-            return True
-
-        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-        def report(
-            finished: bool | None,
-            tariffs: dict | None,
-            catalogues: dict | None,
-            addresses: dict | None,
-            customers: dict | None,
-            ips: dict | None,
-            messages: dict | None,
-        ) -> dict[str, Any]:
-            """The run's summary; fails the run (so Airflow alerts) when a step did not
-            complete or a record was not written."""
-            outcomes = {
-                "load_tariffs": tariffs,
-                "load_catalogues": catalogues,
-                "load_addresses": addresses,
-                "load_customers": customers,
-                "load_ips": ips,
-                "load_messages": messages,
-                "finish": finished,
-            }
-            summary = steps.report([tariffs, catalogues, addresses, customers, ips, messages])
-            print(f"usm_billing summary: {summary}")
-            incomplete = [name for name, outcome in outcomes.items() if outcome is None]
-            if incomplete:
-                msg = (
-                    f"the sync did not complete: {', '.join(incomplete)} did not run to the end "
-                    "(see the first failed task's log); nothing after a failed step was written"
-                )
-                raise UsmBillingError(msg)
-            if summary["failed"]:
-                msg = (
-                    f"{len(summary['failed'])} record(s) were not written: {summary['failed'][:20]}"
-                )
-                raise LoadError(msg)
-            return summary
-
-        handshake = start()
-        billing = extract_billing()
-        userside = extract_userside()
-        handshake >> [billing, userside]
-        verified = verify_extracts(billing, userside)
-        tariffs_done = load_tariffs(diff_tariffs(billing, userside))
-        catalogue_changes = diff_catalogues()
-        handshake >> catalogue_changes
-        catalogues_done = load_catalogues(catalogue_changes)
-        addresses_done = load_addresses(diff_addresses(handshake, billing))
-        customer_changes = diff_customers(
-            handshake, billing, userside, addresses_done, catalogues_done
-        )
-        customers_done = load_customers(customer_changes)
-        tariffs_done >> customers_done
-        ips_done = load_ips(diff_ips(handshake, billing, userside))
-        customers_done >> ips_done
-        # messages after the customers: those created this run need their UserSide ids
-        messages_done = load_messages(diff_messages(userside, customers_done))
-        loads = [tariffs_done, catalogues_done, addresses_done, customers_done, ips_done]
-        verified >> [*loads, messages_done]  # no write before the plausibility gate
-        done = finish()
-        [*loads, messages_done] >> done
-        report(
-            done,
-            tariffs_done,
-            catalogues_done,
-            addresses_done,
-            customers_done,
-            ips_done,
-            messages_done,
-        )
+        made: dict[str, Any] = {}
+        for step in PIPELINE:
+            made[step.name] = _task(step, config)(*(made[name] for name in step.inputs))
+            for name in step.after:
+                made[name] >> made[step.name]
 
     return usm_billing_dag()
 

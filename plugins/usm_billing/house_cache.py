@@ -15,7 +15,7 @@ DAG parse time. ``max_active_runs=1`` means one writer per billing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from usm_billing.state_store import STATE_DIR, StateFile, state_root
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class HouseCache:
-    """``houses.json`` of one billing: ``{billing house id: [payload hash, US house id]}``
+    """``houses.json`` of one billing: ``{billing house id: (payload hash, US house id)}``
     (a :class:`~usm_billing.state_store.StateFile`)."""
 
     def __init__(self, config: BillingConfig) -> None:
@@ -39,7 +39,7 @@ class HouseCache:
     def __repr__(self) -> str:
         return f"HouseCache({self.path})"
 
-    def load(self) -> dict[str, list[Any]]:
+    def load(self) -> dict[str, tuple[str, int]]:
         """The cached houses; ``{}`` when there is no usable file (logged)."""
         try:
             houses = self.file.read()
@@ -52,11 +52,11 @@ class HouseCache:
             log.warning("House cache %s has an unknown format; asking UserSide again", self.path)
             return {}
         return {
-            str(k): [str(v[0]), int(v[1])]
+            str(k): (str(v[0]), int(v[1]))
             for k, v in houses.items()
             if isinstance(v, list) and len(v) == 2
         }
 
-    def save(self, houses: dict[str, list[Any]]) -> None:
+    def save(self, houses: dict[str, tuple[str, int]]) -> None:
         """Write the whole cache (a temporary file renamed over the old one)."""
         self.file.write(houses)

@@ -166,18 +166,18 @@ def test_backfill_imports_its_window_once_and_a_second_backfill_nothing(backfill
 
     first = backfill(dag, start, start + HOUR, reprocess="none")
 
-    assert [r["interval"] for r in first] == [
+    assert [r["counts"]["interval"] for r in first] == [
         [int(start.timestamp()), int((start + HOUR).timestamp())],
         [int((start + HOUR).timestamp()), int((start + 2 * HOUR).timestamp())],
     ]
-    assert [r["sent"] for r in first] == [2, 2]
+    assert [r["detail"]["sent"] for r in first] == [2, 2]
     assert sent_messages(stack) == ["11", "12", "13", "14"]  # exactly the window, each once
     mutations = stack.userside_stats()["mutations"]
 
     second = backfill(dag, start, start + HOUR, reprocess="completed")
 
-    assert [r["sent"] for r in second] == [0, 0]
-    assert [r["already_sent"] for r in second] == [4, 4]
+    assert [r["detail"]["sent"] for r in second] == [0, 0]
+    assert [r["counts"]["already_sent"] for r in second] == [4, 4]
     assert stack.userside_stats()["mutations"] == mutations  # nothing at all was written
     assert sent_messages(stack) == ["11", "12", "13", "14"]
 

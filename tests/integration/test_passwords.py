@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from tests.integration.harness import USERSIDE_KEY, emulator_stack
-from usm_billing import cli, steps
+from usm_billing import cli, codec
+from usm_billing.tasks import pipeline
 
 PASSWORD_FLAGS = {"import_password_to_us_password": True, "save_password_to_comment": True}
 
@@ -44,19 +46,18 @@ def stored_passwords(stack) -> dict[str, Any]:
 
 @pytest.fixture
 def recorded(monkeypatch):
-    """Every value a step returns, i.e. everything the DAG's tasks push to XCom."""
+    """Every value a step returns, as the DAG's tasks hand it on (XCom or extract file)."""
     values: list[tuple[str, Any]] = []
-    for name in steps.__all__:
-        function = getattr(steps, name)
-        if name in ("billing_hook", "userside_hook", "password_box") or not callable(function):
-            continue
 
-        def wrapper(*args, __function=function, __name=name, **kwargs):
-            result = __function(*args, **kwargs)
-            values.append((__name, result))
+    def recording(step: pipeline.Step) -> pipeline.Step:
+        def wrapper(*args, **kwargs):
+            result = step.run(*args, **kwargs)
+            values.append((step.name, codec.to_builtins(result)))
             return result
 
-        monkeypatch.setattr(steps, name, wrapper)
+        return replace(step, run=wrapper)
+
+    monkeypatch.setattr(pipeline, "PIPELINE", tuple(map(recording, pipeline.PIPELINE)))
     return values
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -16,9 +17,9 @@ from emulators.userside.faults import NO_REPLY
 from scripts import chaos
 from scripts.chaos import same
 from tests.integration.harness import emulator_stack
-from usm_billing import steps
 from usm_billing.cli import run_sync
 from usm_billing.exceptions import UsmBillingError
+from usm_billing.tasks import pipeline
 from usm_billing.userside.hook import UserSideHook
 
 SETTINGS = {"is_update_address": 1, "is_new_house_billing_compare": 1, "is_update_mac": 1}
@@ -95,15 +96,19 @@ def _converge(stack) -> None:
 )
 def test_killed_before_a_task_then_rerun(tmp_path, monkeypatch, reference, step):
     with emulator_stack(tmp_path, monkeypatch, DATASET, settings=SETTINGS) as stack:
-        original = getattr(steps, step)
+        original = pipeline.PIPELINE
 
         def die(*args, **kwargs):
             raise Killed(step)
 
-        monkeypatch.setattr(steps, step, die)
+        monkeypatch.setattr(
+            pipeline,
+            "PIPELINE",
+            tuple(replace(s, run=die) if s.name == step else s for s in original),
+        )
         with pytest.raises(Killed):
             run_sync(stack.config_path)
-        monkeypatch.setattr(steps, step, original)
+        monkeypatch.setattr(pipeline, "PIPELINE", original)
         _converge(stack)
         assert same(comparable(stack), reference), _diff(comparable(stack), reference)
         assert duplicates(stack) == 0

@@ -17,11 +17,11 @@ from usm_billing.sync.customers import TYPICAL_FIELDS
 ACTIVITY = "2025-06-12 21:48:03"
 
 
-def typical(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
+def typical(data: dict[int, dict[str, Any]]) -> GroupEditRequest:
     return GroupEditRequest(data, True)
 
 
-def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
+def other(data: dict[int, dict[str, Any]]) -> GroupEditRequest:
     return GroupEditRequest(data, False)
 
 
@@ -43,11 +43,11 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             200,
             4000,
             [
-                typical({"70": {"balance": "10"}}),
-                typical({"70": {"traffic_up": 1}}),
-                typical({"70": {"traffic_down": 2}}),
-                typical({"70": {"date_activity_inet": ACTIVITY}}),
-                other({"70": {"login": "x", "crc_billing": "c"}}),
+                typical({70: {"balance": "10"}}),
+                typical({70: {"traffic_up": 1}}),
+                typical({70: {"traffic_down": 2}}),
+                typical({70: {"date_activity_inet": ACTIVITY}}),
+                other({70: {"login": "x", "crc_billing": "c"}}),
             ],
             id="5.3-typical-fields-one-per-request-src-billing-first",
         ),
@@ -55,7 +55,7 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             {70: {"date_activity_inet_unix": 1_749_764_883}},
             200,
             4000,
-            [typical({"70": {"date_activity_inet_unix": 1_749_764_883}})],
+            [typical({70: {"date_activity_inet_unix": 1_749_764_883}})],
             id="5.3-typical-activity-unix",
         ),
         pytest.param(
@@ -63,8 +63,8 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             200,
             4000,
             [
-                typical({"70": {"balance": "1"}, "71": {"balance": "2"}}),
-                typical({"72": {"traffic_up": 3}}),
+                typical({70: {"balance": "1"}, 71: {"balance": "2"}}),
+                typical({72: {"traffic_up": 3}}),
             ],
             id="5.3-typical-customers-share-one-request-per-field",
         ),
@@ -72,7 +72,7 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             {70: {"balance": "1", "crc_billing": "c"}, 71: {"crc_billing": "d"}},
             200,
             4000,
-            [typical({"70": {"balance": "1"}})],
+            [typical({70: {"balance": "1"}})],
             id="5.3-crc-only-customers-dropped",
         ),
         pytest.param(
@@ -80,9 +80,9 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             200,
             2,
             [
-                typical({"1": {"balance": "1"}, "2": {"balance": "2"}}),
-                typical({"3": {"balance": "3"}, "4": {"balance": "4"}}),
-                typical({"5": {"balance": "5"}}),
+                typical({1: {"balance": "1"}, 2: {"balance": "2"}}),
+                typical({3: {"balance": "3"}, 4: {"balance": "4"}}),
+                typical({5: {"balance": "5"}}),
             ],
             id="1.4-typical-chunked-by-typical-batch-size",
         ),
@@ -91,9 +91,9 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             2,
             4000,
             [
-                other({"1": {"login": "1"}, "2": {"login": "2"}}),
-                other({"3": {"login": "3"}, "4": {"login": "4"}}),
-                other({"5": {"login": "5"}}),
+                other({1: {"login": "1"}, 2: {"login": "2"}}),
+                other({3: {"login": "3"}, 4: {"login": "4"}}),
+                other({5: {"login": "5"}}),
             ],
             id="1.4-other-fields-chunked-by-batch-size",
         ),
@@ -106,10 +106,10 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             1,
             2,
             [
-                typical({"1": {"balance": "1"}, "2": {"balance": "2"}}),
-                typical({"3": {"balance": "3"}}),
-                other({"1": {"login": "a", "crc_billing": "c1"}}),
-                other({"3": {"state_id": 2, "crc_billing": "c3"}}),
+                typical({1: {"balance": "1"}, 2: {"balance": "2"}}),
+                typical({3: {"balance": "3"}}),
+                other({1: {"login": "a", "crc_billing": "c1"}}),
+                other({3: {"state_id": 2, "crc_billing": "c3"}}),
             ],
             id="8-no-customer-skipped-at-batch-boundary",
         ),
@@ -118,8 +118,8 @@ def other(data: dict[str, dict[str, Any]]) -> GroupEditRequest:
             200,
             4000,
             [
-                typical({"2": {"balance": "2"}, "100": {"balance": "1"}}),
-                other({"9": {"login": "a"}, "10": {"login": "b"}}),
+                typical({2: {"balance": "2"}, 100: {"balance": "1"}}),
+                other({9: {"login": "a"}, 10: {"login": "b"}}),
             ],
             id="5.3-deterministic-order-by-numeric-us-id",
         ),
@@ -157,7 +157,7 @@ def test_plan_group_edit_sends_every_field_exactly_once() -> None:
         for us_id in range(1, 40)
     }
     requests = plan_group_edit(edits, batch_size=7, typical_batch_size=5)
-    sent: dict[str, dict[str, Any]] = {}
+    sent: dict[int, dict[str, Any]] = {}
     for request in requests:
         assert len(request.data) <= (5 if request.src_billing else 7)
         for us_id, fields in request.data.items():
@@ -167,7 +167,7 @@ def test_plan_group_edit_sends_every_field_exactly_once() -> None:
             overlap = set(sent.get(us_id, {})) & set(fields)
             assert not overlap
             sent.setdefault(us_id, {}).update(fields)
-    expected = {str(us_id): kept for us_id, f in edits.items() if (kept := without_lone_crc(f))}
+    expected = {us_id: kept for us_id, f in edits.items() if (kept := without_lone_crc(f))}
     assert sent == expected
 
 

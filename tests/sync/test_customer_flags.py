@@ -1,7 +1,8 @@
 """Issue 4's per-customer rules and flags through ``customer_fields``: groups, tags and
 services (only with a non-empty billing catalogue), additional data with both merge maps
 and the fallback, marks, passwords (plain, encoded, into the comment), child accounts
-(``parent_id``, ``skip_parent_link``), the licence cap ``row_limit`` and ``without_log``.
+(``parent_id``, ``skip_parent_link``) and the licence cap ``row_limit`` (``without_log``
+and the diff task's ``row_limit``: tests/tasks/test_customers.py).
 
 Sections: universal-api.md §3.13, §4.4, §4.5; userside-api.md §2.1, §6; contract §2
 (``row_limit``, ``is_encode_customer_password``), §5.2 (rows group, tag, service,
@@ -11,12 +12,10 @@ additional_data, mark, password, parent_id, comment). One table row per rule.
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import Any
 
 import pytest
 
-from usm_billing import steps
 from usm_billing.config import BillingConfig
 from usm_billing.passwords import PasswordBox
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, SEALED
@@ -27,7 +26,7 @@ from usm_billing.sync.customers import (
     limit_rows,
     new_customer_view,
 )
-from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot, SystemInformation
+from usm_billing.universal_api.models import BillingCustomer
 from usm_billing.userside.models import UsCustomer, UsSettings
 
 UID, US_ID, CRC = "7", 70, "c" * 32
@@ -394,50 +393,3 @@ def test_row_limit_counts_only_records_without_is_disable_and_flags_the_rest():
     changes = diff_customers(kept, views, rules())
     flagged = {e.billing_uid for e in changes.edits if e.fields.get("is_in_billing") == 0}
     assert flagged == set(dropped)
-
-
-def snapshot(customers: dict[str, BillingCustomer]) -> dict[str, Any]:
-    return BillingSnapshot(
-        system=SystemInformation(date="2026-11-25 10:00:00"),
-        tariffs={},
-        states={},
-        customers=customers,
-    ).to_json()
-
-
-START = {"settings": {}, "erp_time": 1_750_000_000, "billing_time": 1_750_000_000}
-
-
-@pytest.mark.parametrize(
-    ("without_log", "audited"),
-    [
-        pytest.param(False, True, id="4.5-is-without-log-off-audit-logged"),
-        pytest.param(True, False, id="4.5-is-without-log-no-field-audit"),
-    ],
-)
-def test_without_log(caplog, without_log, audited):
-    config = BillingConfig(
-        billing_id=1, billing_conn_id="b", userside_conn_id="u", without_log=without_log
-    )
-    customers = {"7": BillingCustomer(id="7", login="new-login")}
-    view_json = {"customers": {"7": UsCustomer(billing_uid="7", us_id=70).to_json()}}
-    with caplog.at_level(logging.INFO, logger="usm_billing.steps"):
-        changes = steps.diff_customer_step(config, START, snapshot(customers), view_json)
-    assert changes["edits"][0][2]["login"] == "new-login"  # the change set is the same
-    assert ("new-login" in caplog.text) is audited
-    assert "Customer changes" in caplog.text  # the summary is always logged
-
-
-def test_row_limit_in_the_diff_step_flags_the_dropped_customers():
-    config = BillingConfig(billing_id=1, billing_conn_id="b", userside_conn_id="u")
-    customers = {str(i): BillingCustomer(id=str(i)) for i in range(160)}
-    view_json = {
-        "customers": {
-            uid: UsCustomer(billing_uid=uid, us_id=int(uid) + 1, is_in_billing=1).to_json()
-            for uid in customers
-        }
-    }
-    start = {**START, "settings": {"row_limit": 155}}
-    changes = steps.diff_customer_step(config, start, snapshot(customers), view_json)
-    flagged = [e[0] for e in changes["edits"] if e[2].get("is_in_billing") == 0]
-    assert flagged == ["155", "156", "157", "158", "159"]

@@ -10,12 +10,12 @@ directly and spells out the whole dict of ``group_edit`` fields expected.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from usm_billing import codec
 from usm_billing.config import BillingConfig
 from usm_billing.exceptions import ImplausibleExtractError
 from usm_billing.sync.changes import CustomerChanges, CustomerEdit
@@ -961,7 +961,7 @@ def test_diff_customers(
 ) -> None:
     changes = diff_customers(billing_rows, userside, RULES, **kwargs)
     assert changes == expected
-    assert CustomerChanges.from_json(json.loads(json.dumps(changes.to_json()))) == changes
+    assert codec.decode(codec.encode(changes), CustomerChanges) == changes
 
 
 def test_customer_changes_summary_counts_fields() -> None:

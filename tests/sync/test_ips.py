@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from usm_billing import codec
 from usm_billing.config import BillingConfig
 from usm_billing.sync.changes import IpChanges, IpEdit
 from usm_billing.sync.ips import (
@@ -493,7 +494,7 @@ def test_diff_ips_per_customer() -> None:
         "delete_ip": 1,
         "kept_by_flags": 0,
     }
-    assert IpChanges.from_json(changes.to_json()) == changes
+    assert codec.from_builtins(codec.to_builtins(changes), IpChanges) == changes
     assert diff_ips(billing, userside, IpRules(), only="moved").edits == changes.edits[:1]
     assert diff_ips(billing, userside, IpRules(), only="nobody").is_empty
 

@@ -5,11 +5,11 @@ Sections: universal-api.md §3.4 and §4.6, userside-api.md §2.4, contract §4.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
+from usm_billing import codec
 from usm_billing.exceptions import ImplausibleExtractError
 from usm_billing.sync.changes import TariffAdd, TariffChanges, TariffEdit
 from usm_billing.sync.tariffs import desired_tariff_fields, diff_tariffs, tariff_fields_to_send
@@ -376,7 +376,7 @@ def test_tariff_changes_survive_json_and_count() -> None:
         {"17": billing_tariff(payment=300), "30": billing_tariff("30")},
         {"17": view_tariff(), "21": view_tariff("21", userside_id="302")},
     )
-    restored = TariffChanges.from_json(json.loads(json.dumps(changes.to_json())))
+    restored = codec.decode(codec.encode(changes), TariffChanges)
     assert restored == changes
     assert changes.summary() == {
         "add": 1,

@@ -7,7 +7,6 @@ Sections: universal-api.md ยง0.2-0.5 (keys, loose types, "no date" sentinels), ย
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from usm_billing import codec
 from usm_billing.universal_api.models import (
     BillingCustomer,
     BillingTariff,
@@ -460,7 +460,7 @@ def test_crc(changes: dict[str, Any], same: bool) -> None:
 
 def test_billing_customer_survives_json() -> None:
     customer = parse_customer("10452", EXAMPLE)
-    assert BillingCustomer.from_json(json.loads(json.dumps(customer.to_json()))) == customer
+    assert codec.decode(codec.encode(customer), BillingCustomer) == customer
 
 
 # --- tariffs --------------------------------------------------------------------------

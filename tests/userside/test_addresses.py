@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
 from usm_billing.userside.hook import UserSideHook
 from usm_billing.userside.models import UsCity, UsCustomer, UsHouse, UsStreet, parse_view_row
@@ -88,7 +89,7 @@ def test_view_row_survives_json() -> None:
         address=[{"house_id": 5, "apartment": {"number": "45"}, "entrance": 2, "floor": "7"}],
         ip_mac={"-1": {"mac": "a"}, "9": {"mac": "b"}},
     )
-    assert UsCustomer.from_json(json.loads(json.dumps(customer.to_json()))) == customer
+    assert codec.decode(codec.encode(customer), UsCustomer) == customer
 
 
 @pytest.fixture

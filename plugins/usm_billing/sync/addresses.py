@@ -272,7 +272,7 @@ def payload_digest(payload: Mapping[str, Any], *, disable_create: bool) -> str:
 def _plan_compare_house(
     catalogue: BillingAddresses,
     rules: AddressRules,
-    cache: Mapping[str, Any],
+    cache: Mapping[str, tuple[str, int]],
     *,
     full_resync: bool,
 ) -> AddressChanges:
@@ -477,7 +477,7 @@ def diff_addresses(
     rules: AddressRules,
     *,
     used_house_ids: Iterable[str] = (),
-    cache: Mapping[str, Any] | None = None,
+    cache: Mapping[str, tuple[str, int]] | None = None,
     userside: UsAddresses | None = None,
     full_resync: bool = False,
     restrict_to: Iterable[str] | None = None,
@@ -487,7 +487,7 @@ def diff_addresses(
     :param used_house_ids: billing house ids of the customers (for ``skip_unused_address``).
     :param restrict_to: only these billing houses (a run for one customer); the plan is
         then ``partial``.
-    :param cache: new algorithm: ``{billing house id: [payload hash, UserSide house id]}``
+    :param cache: new algorithm: ``{billing house id: (payload hash, UserSide house id)}``
         from the previous runs; ``full_resync`` ignores it.
     :param userside: old algorithm: UserSide's city, street and house lists.
     """

@@ -24,11 +24,11 @@ __all__ = ["GroupEditRequest", "plan_group_edit"]
 class GroupEditRequest:
     """One ``cat=customer&action=group_edit`` request."""
 
-    data: dict[str, dict[str, Any]]
+    data: dict[int, dict[str, Any]]  # UserSide customer id -> fields
     src_billing: bool
 
 
-def _chunks(items: Iterable[tuple[str, dict]], size: int) -> Iterator[dict[str, dict]]:
+def _chunks(items: Iterable[tuple[int, dict]], size: int) -> Iterator[dict[int, dict]]:
     iterator = iter(items)
     while chunk := dict(islice(iterator, size)):
         yield chunk
@@ -41,7 +41,7 @@ def plan_group_edit(
     requests: list[GroupEditRequest] = []
     ordered = sorted(edits.items())
     for key in TYPICAL_FIELDS:
-        rows = [(str(us_id), {key: fields[key]}) for us_id, fields in ordered if key in fields]
+        rows = [(us_id, {key: fields[key]}) for us_id, fields in ordered if key in fields]
         requests.extend(
             GroupEditRequest(chunk, True) for chunk in _chunks(rows, typical_batch_size)
         )
@@ -49,6 +49,6 @@ def plan_group_edit(
     for us_id, fields in ordered:
         other = {k: v for k, v in fields.items() if k not in TYPICAL_FIELDS}
         if set(other) - {"crc_billing"}:
-            rest.append((str(us_id), other))
+            rest.append((us_id, other))
     requests.extend(GroupEditRequest(chunk, False) for chunk in _chunks(rest, batch_size))
     return requests

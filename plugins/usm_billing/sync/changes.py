@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from usm_billing.sync.messages import MessageAdd
+
 __all__ = [
     "AddressChanges",
     "CatalogueChangeSet",
@@ -76,23 +78,6 @@ class TariffChanges:
             "fields": _field_counts(self.edits),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "adds": [[a.billing_tariff_id, a.name, a.fields] for a in self.adds],
-            "edits": [[e.us_id, e.billing_tariff_id, e.fields, e.previous] for e in self.edits],
-            "vanished": [
-                [e.us_id, e.billing_tariff_id, e.fields, e.previous] for e in self.vanished
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TariffChanges:
-        return cls(
-            adds=tuple(TariffAdd(*row) for row in data["adds"]),
-            edits=tuple(TariffEdit(*row) for row in data["edits"]),
-            vanished=tuple(TariffEdit(*row) for row in data["vanished"]),
-        )
-
 
 @dataclass(frozen=True)
 class CustomerEdit:
@@ -103,6 +88,9 @@ class CustomerEdit:
     us_id: int | None
     fields: dict[str, Any]
     previous: dict[str, Any]
+    # this write is one step of a multi-step change: the load re-reads this customer
+    # after it and writes the next step (usm_billing.tasks.customers)
+    again: bool = False
 
     def audit(self) -> str:
         """One log line: ``uid (#id): field: old → new; …`` with secrets masked (passwords,
@@ -140,23 +128,6 @@ class CustomerChanges:
             "rejected": len(self.rejected),
             "fields": _field_counts(self.edits),
         }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "creates": list(self.creates),
-            "edits": [[e.billing_uid, e.us_id, e.fields, e.previous] for e in self.edits],
-            "not_in_billing": self.not_in_billing,
-            "rejected": list(self.rejected),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CustomerChanges:
-        return cls(
-            creates=tuple(data["creates"]),
-            edits=tuple(CustomerEdit(*row) for row in data["edits"]),
-            not_in_billing=data["not_in_billing"],
-            rejected=tuple(data["rejected"]),
-        )
 
 
 # --- addresses (universal-api.md §4.3, userside-api.md §2.3, contract §6) --------------
@@ -255,55 +226,6 @@ class AddressChanges:
             "skipped": len(self.skipped),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "disable_create": self.disable_create,
-            "partial": self.partial,
-            "known": dict(self.known),
-            "digests": dict(self.digests),
-            "compare": [[c.billing_house_id, c.payload] for c in self.compare],
-            "city_adds": list(self.city_adds),
-            "street_adds": [[s.city_id, s.city_name, s.name] for s in self.street_adds],
-            "house_adds": [
-                [
-                    list(h.billing_house_ids),
-                    h.city_id,
-                    h.city_name,
-                    h.street_id,
-                    h.street_name,
-                    h.number,
-                    h.block,
-                    h.floor,
-                    h.entrance,
-                    h.postcode,
-                ]
-                for h in self.house_adds
-            ],
-            "house_edits": [
-                [e.us_id, e.billing_house_id, e.fields, e.previous] for e in self.house_edits
-            ],
-            "unmatched": list(self.unmatched),
-            "skipped": list(self.skipped),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AddressChanges:
-        return cls(
-            mode=data["mode"],
-            disable_create=data["disable_create"],
-            partial=data.get("partial", False),
-            known={k: int(v) for k, v in data["known"].items()},
-            digests=dict(data["digests"]),
-            compare=tuple(HouseCompare(*row) for row in data["compare"]),
-            city_adds=tuple(data["city_adds"]),
-            street_adds=tuple(StreetAdd(*row) for row in data["street_adds"]),
-            house_adds=tuple(HouseAdd(tuple(row[0]), *row[1:]) for row in data["house_adds"]),
-            house_edits=tuple(HouseEdit(*row) for row in data["house_edits"]),
-            unmatched=tuple(data["unmatched"]),
-            skipped=tuple(data["skipped"]),
-        )
-
 
 # --- IP/MAC bindings (universal-api.md §4.4, userside-api.md §2.5) ---------------------
 
@@ -349,16 +271,6 @@ class IpChanges:
             for key in edit.fields:
                 counts[key.rstrip("0123456789")] += 1
         return {"customers": len(self.edits), **counts, "kept_by_flags": self.kept}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "edits": [[e.billing_uid, e.us_id, e.fields, e.previous] for e in self.edits],
-            "kept": self.kept,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> IpChanges:
-        return cls(tuple(IpEdit(*row) for row in data["edits"]), data["kept"])
 
 
 # --- groups, tags, services (universal-api.md §3.6-3.7, §3.12; contract §4.2-4.3, §7) -
@@ -406,51 +318,18 @@ class CatalogueChangeSet:
             "unavailable": list(self.unavailable),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "enabled": dict(self.enabled),
-            "billing_groups": dict(self.billing_groups),
-            "billing_tags": dict(self.billing_tags),
-            "billing_services": {k: list(v) for k, v in self.billing_services.items()},
-            "group_creates": list(self.group_creates),
-            "tag_creates": list(self.tag_creates),
-            "service_adds": list(self.service_adds),
-            "service_edits": [list(e) for e in self.service_edits],
-            "group_map": dict(self.group_map),
-            "tag_map": dict(self.tag_map),
-            "service_map": dict(self.service_map),
-            "unavailable": list(self.unavailable),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CatalogueChangeSet:
-        return cls(
-            enabled={k: bool(v) for k, v in data["enabled"].items()},
-            billing_groups=dict(data["billing_groups"]),
-            billing_tags=dict(data["billing_tags"]),
-            billing_services={k: list(v) for k, v in data["billing_services"].items()},
-            group_creates=tuple(data["group_creates"]),
-            tag_creates=tuple(data["tag_creates"]),
-            service_adds=tuple(data["service_adds"]),
-            service_edits=tuple((int(i), str(c)) for i, c in data["service_edits"]),
-            group_map={k: int(v) for k, v in data["group_map"].items()},
-            tag_map={k: int(v) for k, v in data["tag_map"].items()},
-            service_map={k: int(v) for k, v in data["service_map"].items()},
-            unavailable=tuple(data["unavailable"]),
-        )
-
 
 # --- messages (universal-api.md §3.14, contract §5.5) ---------------------------------
 
 
 @dataclass(frozen=True)
 class MessageChanges:
-    """The ``msg_add`` requests of a run: ``[billing_msg_id, US customer id, unix date,
-    text]`` each. ``interval`` is the backfill's data interval ``[start, end)`` (unix), or
-    ``None`` for a scheduled or manual run (every message not sent yet)."""
+    """The ``msg_add`` requests of a run. ``interval`` is the backfill's data interval
+    ``[start, end)`` (unix), or ``None`` for a scheduled or manual run (every message not
+    sent yet)."""
 
     enabled: bool = False
-    adds: tuple[tuple[str, int, int, str], ...] = ()
+    adds: tuple[MessageAdd, ...] = ()
     interval: tuple[int, int] | None = None
     billing_messages: int = 0
     already_sent: int = 0
@@ -469,25 +348,3 @@ class MessageChanges:
             "unknown_customer": self.unknown_customer,
             "interval": list(self.interval) if self.interval is not None else None,
         }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "enabled": self.enabled,
-            "adds": [list(a) for a in self.adds],
-            "interval": list(self.interval) if self.interval is not None else None,
-            "billing_messages": self.billing_messages,
-            "already_sent": self.already_sent,
-            "unknown_customer": self.unknown_customer,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> MessageChanges:
-        interval = data.get("interval")
-        return cls(
-            enabled=bool(data["enabled"]),
-            adds=tuple((str(m), int(c), int(d), str(t)) for m, c, d, t in data["adds"]),
-            interval=(int(interval[0]), int(interval[1])) if interval else None,
-            billing_messages=int(data.get("billing_messages", 0)),
-            already_sent=int(data.get("already_sent", 0)),
-            unknown_customer=int(data.get("unknown_customer", 0)),
-        )

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -336,30 +336,6 @@ class BillingCustomer:
     # without one, contract §2)
     has_is_disable: bool = False
 
-    def to_json(self) -> list[Any]:
-        """Compact positional form for XCom (field order of the dataclass)."""
-        return [getattr(self, f.name) for f in fields(self)]
-
-    @classmethod
-    def from_json(cls, row: list[Any]) -> BillingCustomer:
-        values = dict(zip((f.name for f in fields(cls)), row, strict=True))
-        values["tariff_current"] = tuple(values["tariff_current"])
-        values["phones"] = tuple(values["phones"])
-        if values["tariff_new"] is not None:
-            values["tariff_new"] = tuple(values["tariff_new"])
-        if values["ip_mac"] is not None:
-            values["ip_mac"] = tuple(tuple(entry) for entry in values["ip_mac"])
-        values["groups"] = tuple(values["groups"])
-        values["tags"] = tuple(tuple(pair) for pair in values["tags"])
-        values["services"] = tuple(
-            (sid, tuple(tuple(i) for i in instances)) for sid, instances in values["services"]
-        )
-        for name in ("additional_data", "additional_customer_data"):
-            if values[name] is not None:
-                values[name] = tuple(tuple(pair) for pair in values[name])
-        values["marks"] = tuple(values["marks"])
-        return cls(**values)
-
 
 def _first(value: Any) -> dict[str, Any]:
     """Element ``[0]`` of an ordinal collection (list or object), or ``{}``."""
@@ -653,22 +629,3 @@ class BillingSnapshot:
     states: dict[str, BillingState]
     customers: dict[str, BillingCustomer]
     rejected: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "system": self.system.model_dump(),
-            "tariffs": {k: t.model_dump(mode="json") for k, t in self.tariffs.items()},
-            "states": {k: s.model_dump() for k, s in self.states.items()},
-            "customers": {k: c.to_json() for k, c in self.customers.items()},
-            "rejected": list(self.rejected),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BillingSnapshot:
-        return cls(
-            system=SystemInformation.model_validate(data["system"]),
-            tariffs={k: BillingTariff.model_validate(t) for k, t in data["tariffs"].items()},
-            states={k: BillingState.model_validate(s) for k, s in data["states"].items()},
-            customers={k: BillingCustomer.from_json(c) for k, c in data["customers"].items()},
-            rejected=tuple(data.get("rejected", ())),
-        )

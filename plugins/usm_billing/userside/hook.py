@@ -282,7 +282,7 @@ class UserSideHook(KeyedApiHook):
         self._require(reply, "customer group_add", count is not None)
         return int(count)
 
-    def customer_group_edit(self, data: dict[str, dict[str, Any]], *, src_billing: bool) -> int:
+    def customer_group_edit(self, data: dict[int, dict[str, Any]], *, src_billing: bool) -> int:
         form: dict[str, Any] = {"data": _json(data)}
         if src_billing:
             form["src"] = "billing"

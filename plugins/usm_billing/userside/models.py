@@ -7,7 +7,7 @@ id, and carry UserSide's own id (``userside_id`` in old versions, ``erp_id`` in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +27,7 @@ __all__ = [
     "UsSettings",
     "UsStreet",
     "UsTariff",
+    "UsView",
     "parse_city_rows",
     "parse_house_rows",
     "parse_street_rows",
@@ -149,24 +150,6 @@ class UsCustomer:
     # a keyed digest of the stored password (usm_billing.passwords), never the password;
     # None when the view was read without `is_load_password=1`
     password: Any = None
-
-    def to_json(self) -> list[Any]:
-        return [getattr(self, f.name) for f in fields(self)]
-
-    @classmethod
-    def from_json(cls, row: list[Any]) -> UsCustomer:
-        values = dict(zip((f.name for f in fields(cls)), row, strict=True))
-        values["tariff_current"] = tuple(values["tariff_current"])
-        values["phones"] = tuple(values["phones"])
-        values["ip_mac"] = tuple((int(ip), mac) for ip, mac in values["ip_mac"])
-        for name in ("groups", "tags", "marks"):
-            values[name] = tuple(values[name])
-        values["services"] = tuple(
-            (int(sid), tuple(tuple(i) for i in instances)) for sid, instances in values["services"]
-        )
-        for name in ("additional_data", "additional_customer_data"):
-            values[name] = tuple(tuple(pair) for pair in values[name])
-        return cls(**values)
 
 
 def _first(value: Any) -> dict[str, Any]:
@@ -320,6 +303,15 @@ def parse_view_row(
 
 
 # --- address lists of the old algorithm (contract §4.6) ---------------------------------
+
+
+@dataclass(frozen=True)
+class UsView:
+    """UserSide's current view of one billing: its tariffs and its customers, both keyed
+    by the billing's own ids (contract §4.1, §5.1)."""
+
+    tariffs: dict[str, UsTariff]
+    customers: dict[str, UsCustomer]
 
 
 @dataclass(frozen=True, slots=True)

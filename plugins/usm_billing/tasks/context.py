@@ -1,0 +1,70 @@
+"""What every step of one run shares: the billing's config, the run's params, the hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from usm_billing.passwords import PasswordBox
+from usm_billing.universal_api.hook import UniversalApiHook
+from usm_billing.userside.hook import UserSideHook
+
+if TYPE_CHECKING:
+    from usm_billing.config import BillingConfig
+
+__all__ = ["RunContext", "RunParams"]
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The knobs of one run: the DAG's params, the CLI's flags.
+
+    ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
+    interval, as a backfill run does; ``None`` imports every message not sent yet."""
+
+    dry_run: bool = False
+    customer_id: str | None = None
+    full_resync: bool = False
+    allow_mass_not_in_billing: bool = False
+    message_interval: tuple[int, int] | None = None
+
+
+@dataclass
+class RunContext:
+    """The config and params of a run, with its hooks made on first use (a task that only
+    diffs never builds the UserSide hook)."""
+
+    config: BillingConfig
+    params: RunParams = field(default_factory=RunParams)
+
+    @property
+    def label(self) -> str:
+        """How errors name the billing: by its connection id, never by URL or key."""
+        return f"billing `{self.config.billing_conn_id}`"
+
+    @cached_property
+    def billing(self) -> UniversalApiHook:
+        return UniversalApiHook(
+            self.config.billing_conn_id,
+            dialect=self.config.billing_name,
+            timeout=self.config.request_timeout_seconds,
+            attempts=self.config.request_attempts,
+        )
+
+    @cached_property
+    def userside(self) -> UserSideHook:
+        return UserSideHook(
+            self.config.userside_conn_id,
+            timeout=self.config.request_timeout_seconds,
+            attempts=self.config.request_attempts,
+        )
+
+    @cached_property
+    def passwords(self) -> PasswordBox | None:
+        """The box sealing passwords between steps, when this config imports them at all
+        (:mod:`usm_billing.passwords`)."""
+        config = self.config
+        if config.import_password_to_us_password or config.save_password_to_comment:
+            return PasswordBox.for_config(config)
+        return None

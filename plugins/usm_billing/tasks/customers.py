@@ -1,0 +1,294 @@
+"""Customers: create the missing ones, then write every field in the same run (contract
+§5.2-5.4), re-reading and re-diffing exactly the customers whose write may not be final.
+
+Two things make a write "maybe not final": a failed ``group_edit``/``group_add`` (it may
+have been applied in part, :mod:`usm_billing.tasks.writes`), and a change set entry marked
+``again`` (one step of a multi-step change, e.g. one more service instance). Both end the
+same way: ``get_user_list&customer_id=`` for exactly those customers, then the same diff
+as the plan, then only what still differs is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from usm_billing.passwords import PasswordBox
+from usm_billing.sync.batches import plan_group_edit
+from usm_billing.sync.changes import DEFERRED_CUSTOMER, SEALED, CustomerEdit
+from usm_billing.sync.customers import CustomerRules, diff_customers, limit_rows
+from usm_billing.tasks.results import CustomerResult
+from usm_billing.tasks.writes import Writes, audit, chunks
+from usm_billing.userside.models import NEW_CUSTOMER_NAME
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from usm_billing.sync.changes import CustomerChanges
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.tasks.results import AddressResult, CatalogueResult, StartInfo
+    from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot
+    from usm_billing.userside.models import UsCustomer, UsView
+
+__all__ = ["billing_customers", "diff", "load", "reread"]
+
+log = logging.getLogger(__name__)
+MAX_ROUNDS = 8  # re-read-and-write rounds of one run for multi-step changes
+
+Item = tuple[int, dict[str, Any]]  # (UserSide customer id, group_edit fields)
+
+
+def billing_customers(ctx: RunContext, billing: BillingSnapshot, start: StartInfo) -> dict:
+    """The billing's customers under UserSide's licence cap ``row_limit`` (contract §2)."""
+    kept, dropped = limit_rows(billing.customers, start.settings.row_limit)
+    if dropped:
+        log.warning(
+            "UserSide's row_limit %d: %d billing customer(s) not processed (licence cap): %s",
+            start.settings.row_limit,
+            len(dropped),
+            ", ".join(dropped[:20]),
+        )
+    return kept
+
+
+def _rules(
+    ctx: RunContext,
+    start: StartInfo,
+    billing: BillingSnapshot,
+    userside: UsView,
+    addresses: AddressResult | None,
+    catalogues: CatalogueResult | None,
+) -> CustomerRules:
+    return CustomerRules.build(
+        ctx.config,
+        start.settings,
+        {k: s.functional for k, s in billing.states.items()},
+        now_unix=start.erp_time,
+        house_map=addresses.house_map if addresses is not None else None,
+        catalogues=(
+            {
+                "enabled": catalogues.enabled,
+                "group_map": catalogues.group_map,
+                "tag_map": catalogues.tag_map,
+                "service_map": catalogues.service_map,
+            }
+            if catalogues is not None
+            else None
+        ),
+        customer_ids={k: c.us_id for k, c in userside.customers.items()},
+        passwords=ctx.passwords,
+    )
+
+
+def diff(
+    ctx: RunContext,
+    start: StartInfo,
+    billing: BillingSnapshot,
+    userside: UsView,
+    addresses: AddressResult | None,
+    catalogues: CatalogueResult | None,
+) -> CustomerChanges:
+    """The customer change set; ``addresses`` and ``catalogues`` give the UserSide ids of
+    houses, groups, tags and services known or created earlier in this run."""
+    rules = _rules(ctx, start, billing, userside, addresses, catalogues)
+    changes = diff_customers(
+        billing_customers(ctx, billing, start),
+        userside.customers,
+        rules,
+        rejected=billing.rejected,
+        only=ctx.params.customer_id,
+    )
+    log.info("Customer changes: %s", changes.summary())
+    audit("customer", (e.audit() for e in changes.edits), enabled=not ctx.config.without_log)
+    return changes
+
+
+def reread(ctx: RunContext, us_ids: Iterable[int]) -> dict[str, UsCustomer]:
+    """Exactly these customers, fresh from UserSide (``get_user_list&customer_id=``, one
+    request each: whether UserSide takes a list there is not known)."""
+    config = ctx.config
+    rows: dict[str, UsCustomer] = {}
+    for us_id in us_ids:
+        rows.update(
+            ctx.userside.get_user_list(
+                config.billing_id,
+                customer_id=str(us_id),
+                passwords=ctx.passwords,
+                load_password=config.import_password_to_us_password,
+            )
+        )
+    return rows
+
+
+def _group_add_row(uid: str) -> dict[str, Any]:
+    """Numeric ids travel as JSON numbers, others as strings (contract §5.1)."""
+    billing_customer_id: Any = int(uid) if uid.isdigit() and str(int(uid)) == uid else uid
+    return {"billing_customer_id": billing_customer_id, "name": NEW_CUSTOMER_NAME}
+
+
+def _create(ctx: RunContext, uids: tuple[str, ...], writes: Writes) -> dict[str, UsCustomer]:
+    """``group_add`` in batches; then the view, read once, gives the new ids. A failed
+    batch may have been applied (UserSide keeps ``group_add`` idempotent, contract §5.4,
+    but we do not lean on it): its customers are re-created only when the view lacks
+    them, one per request."""
+    us, billing_id = ctx.userside, ctx.config.billing_id
+    view: dict[str, UsCustomer] = {}
+
+    def missing(batch_uids: list[str]) -> list[str]:
+        view.update(us.get_user_list(billing_id))
+        return [uid for uid in batch_uids if uid not in view]
+
+    writes.batched(
+        list(chunks(uids, ctx.config.group_add_batch_size)),
+        lambda batch: us.customer_group_add(billing_id, [_group_add_row(u) for u in batch]),
+        recover=missing,
+        record=lambda uid: f"customer {uid}",
+        total=len(uids),
+    )
+    if not view or any(uid not in view for uid in uids):
+        view = us.get_user_list(billing_id)
+    return view
+
+
+def _resolve(
+    ctx: RunContext,
+    items: Iterable[Item],
+    uid_of: Mapping[int, str],
+    created: Mapping[str, int],
+    writes: Writes,
+) -> list[Item]:
+    """Open the sealed values (:mod:`usm_billing.passwords`) and fill in the ids of parents
+    created in this run, just before the request; a parent that could not be created
+    leaves ``parent_id`` out."""
+    box: PasswordBox | None = None
+    resolved: list[Item] = []
+    for us_id, fields in items:
+        if not any(isinstance(v, dict) for v in fields.values()):
+            resolved.append((us_id, fields))
+            continue
+        out: dict[str, Any] = {}
+        for key, value in fields.items():
+            if isinstance(value, dict) and SEALED in value:
+                box = box or PasswordBox.for_config(ctx.config)
+                try:
+                    out[key] = box.unseal(value, us_id)
+                except ValueError as err:
+                    writes.fail(f"customer {uid_of.get(us_id, us_id)} {key}", err)
+            elif isinstance(value, dict) and DEFERRED_CUSTOMER in value:
+                parent = created.get(value[DEFERRED_CUSTOMER])
+                if parent is not None:
+                    out[key] = str(parent)
+            else:
+                out[key] = value
+        resolved.append((us_id, out))
+    return resolved
+
+
+class _Edits:
+    """The group_edit writes of one load, with the re-read-and-re-diff both recovery and
+    multi-step changes use."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        writes: Writes,
+        billing: Mapping[str, BillingCustomer],
+        rules: CustomerRules,
+        uid_of: dict[int, str],
+        created: dict[str, int],
+    ) -> None:
+        self.ctx, self.writes, self.billing, self.rules = ctx, writes, billing, rules
+        self.uid_of, self.created = uid_of, created
+
+    def rediff(self, us_ids: Iterable[int]) -> list[CustomerEdit]:
+        fresh = reread(self.ctx, us_ids)
+        for uid, row in fresh.items():
+            self.uid_of[row.us_id] = uid
+        subset = {uid: self.billing[uid] for uid in fresh if uid in self.billing}
+        return [e for e in diff_customers(subset, fresh, self.rules).edits if e.fields]
+
+    def send(self, items: Sequence[Item]) -> None:
+        cfg = self.ctx.config
+        requests = plan_group_edit(
+            dict(_resolve(self.ctx, items, self.uid_of, self.created, self.writes)),
+            batch_size=cfg.group_edit_batch_size,
+            typical_batch_size=cfg.group_edit_typical_batch_size,
+        )
+        for request in requests:
+            keys = {k for fields in request.data.values() for k in fields}
+
+            def recover(failed: list[Item], keys: set[str] = keys) -> list[Item]:
+                edits = self.rediff(us_id for us_id, _ in failed)
+                again = [(e.us_id, {k: v for k, v in e.fields.items() if k in keys}) for e in edits]
+                return _resolve(
+                    self.ctx, [i for i in again if i[1]], self.uid_of, self.created, self.writes
+                )
+
+            self.writes.batched(
+                [list(request.data.items())],
+                lambda batch, src=request.src_billing: self.ctx.userside.customer_group_edit(
+                    dict(batch), src_billing=src
+                ),
+                recover=recover,
+                record=lambda item: f"customer {self.uid_of.get(item[0], item[0])}",
+                total=len(request.data),
+            )
+
+    def converge(self, us_ids: list[int]) -> None:
+        """Multi-step changes: re-read, re-diff and write until nothing differs (at most
+        :data:`MAX_ROUNDS` rounds; what is left goes on in the next run)."""
+        for _ in range(MAX_ROUNDS):
+            if not us_ids:
+                return
+            edits = [e for e in self.rediff(us_ids) if e.us_id is not None]
+            self.send([(e.us_id, e.fields) for e in edits if e.us_id is not None])
+            us_ids = [e.us_id for e in edits if e.again and e.us_id is not None]
+        if us_ids:
+            log.warning("%d customer(s) still change after %d rounds", len(us_ids), MAX_ROUNDS)
+
+
+def load(
+    ctx: RunContext,
+    changes: CustomerChanges,
+    start: StartInfo,
+    billing: BillingSnapshot,
+    userside: UsView,
+    addresses: AddressResult | None,
+    catalogues: CatalogueResult | None,
+) -> CustomerResult:
+    """Create missing customers, read their new ids back, then write every field."""
+    writes = Writes("customers", ctx.userside, dry_run=ctx.params.dry_run)
+    if ctx.params.dry_run or changes.is_empty:
+        return CustomerResult(load=writes.result(changes.summary()))
+    uid_of = {e.us_id: e.billing_uid for e in changes.edits if e.us_id is not None}
+    created: dict[str, int] = {}
+    us_id_of = {e.billing_uid: e.us_id for e in changes.edits if e.us_id is not None}
+    if changes.creates:
+        view = _create(ctx, changes.creates, writes)
+        created = {uid: view[uid].us_id for uid in changes.creates if uid in view}
+        for uid, us_id in created.items():
+            us_id_of[uid] = us_id
+            uid_of[us_id] = uid
+    items = [
+        (us_id_of[e.billing_uid], e.fields)
+        for e in changes.edits
+        if e.fields and e.billing_uid in us_id_of
+    ]
+    edits = _Edits(
+        ctx,
+        writes,
+        billing_customers(ctx, billing, start),
+        _rules(ctx, start, billing, userside, addresses, catalogues),
+        uid_of,
+        created,
+    )
+    edits.send(items)
+    failed = {f.record for f in writes.failed}
+    edits.converge(
+        [
+            us_id_of[e.billing_uid]
+            for e in changes.edits
+            if e.again and e.billing_uid in us_id_of and f"customer {e.billing_uid}" not in failed
+        ]
+    )
+    return CustomerResult(load=writes.result(changes.summary()), customer_ids=created)

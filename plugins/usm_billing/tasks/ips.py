@@ -1,0 +1,81 @@
+"""IP/MAC bindings: ``add_ip{N}``, ``ip_change_mac{N}``, ``delete_ip{N}`` per customer
+(universal-api.md §4.4, contract §5.2, §11)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from usm_billing.sync.batches import plan_group_edit
+from usm_billing.sync.ips import IpRules, diff_ips
+from usm_billing.tasks.customers import billing_customers, reread
+from usm_billing.tasks.writes import Writes, audit
+
+if TYPE_CHECKING:
+    from usm_billing.sync.changes import IpChanges
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.tasks.results import CustomerResult, LoadResult, StartInfo
+    from usm_billing.universal_api.models import BillingSnapshot
+    from usm_billing.userside.models import UsView
+
+__all__ = ["diff", "load"]
+
+
+def diff(
+    ctx: RunContext, start: StartInfo, billing: BillingSnapshot, userside: UsView
+) -> IpChanges:
+    rules = IpRules.build(ctx.config, start.settings)
+    changes = diff_ips(
+        billing_customers(ctx, billing, start),
+        userside.customers,
+        rules,
+        only=ctx.params.customer_id,
+    )
+    audit("ip", (e.audit() for e in changes.edits), enabled=not ctx.config.without_log)
+    return changes
+
+
+def load(
+    ctx: RunContext,
+    changes: IpChanges,
+    start: StartInfo,
+    billing: BillingSnapshot,
+    customers: CustomerResult | None,
+) -> LoadResult:
+    """``group_edit`` the bindings. Customers created this run get their ids from the
+    customer load; a failed request is recovered by re-reading exactly its customers and
+    re-diffing their bindings (an ``add_ip`` applied once must not be sent twice)."""
+    writes = Writes("ips", ctx.userside, dry_run=ctx.params.dry_run)
+    if ctx.params.dry_run or changes.is_empty:
+        return writes.result(changes.summary(), not_in_userside=0)
+    created = customers.customer_ids if customers is not None else {}
+    uid_of: dict[int, str] = {}
+    items: list[tuple[int, dict[str, Any]]] = []
+    missing = 0
+    for edit in changes.edits:
+        us_id = edit.us_id if edit.us_id is not None else created.get(edit.billing_uid)
+        if us_id is None:  # its creation failed (reported by the customer load)
+            missing += 1
+            continue
+        uid_of[us_id] = edit.billing_uid
+        items.append((us_id, edit.fields))
+    rules = IpRules.build(ctx.config, start.settings)
+    wanted = billing_customers(ctx, billing, start)
+
+    def recover(failed: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+        fresh = reread(ctx, (us_id for us_id, _ in failed))
+        subset = {uid: wanted[uid] for uid in fresh if uid in wanted}
+        return [(e.us_id, e.fields) for e in diff_ips(subset, fresh, rules).edits if e.us_id]
+
+    for request in plan_group_edit(
+        dict(items),
+        batch_size=ctx.config.group_edit_batch_size,
+        typical_batch_size=ctx.config.group_edit_typical_batch_size,
+    ):
+        writes.batched(
+            [list(request.data.items())],
+            lambda batch: ctx.userside.customer_group_edit(dict(batch), src_billing=False),
+            recover=recover,
+            record=lambda item: f"customer {uid_of.get(item[0], item[0])}",
+            total=len(request.data),
+        )
+    return writes.result(changes.summary(), not_in_userside=missing)

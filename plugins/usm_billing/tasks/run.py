@@ -1,0 +1,165 @@
+"""The run around the entities: handshake, the two extracts, the plausibility gate,
+``finish`` and the report (userside-api.md §2.1, universal-api.md §4.4 Safety)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pendulum
+
+from usm_billing.sync.customers import require_plausible_count
+from usm_billing.sync.guards import check_not_in_billing
+from usm_billing.sync.normalize import loose_equal
+from usm_billing.tasks.results import Plausibility, RunReport, StartInfo
+from usm_billing.universal_api.models import BillingSnapshot
+from usm_billing.userside.models import UsView
+
+if TYPE_CHECKING:
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.tasks.results import AddressResult, CatalogueResult, CustomerResult, LoadResult
+
+__all__ = ["extract_billing", "extract_userside", "finish", "report", "start", "verify_extracts"]
+
+log = logging.getLogger(__name__)
+
+
+def _unix(date: str, tz: str) -> int:
+    try:
+        return int(pendulum.parse(date, tz=pendulum.timezone(tz)).timestamp())
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        return 0
+
+
+def start(ctx: RunContext) -> StartInfo:
+    """Handshake (userside-api.md §2.1): UserSide clock, start info, billing clock, settings."""
+    userside, billing, config = ctx.userside, ctx.billing, ctx.config
+    erp = userside.get_system_information()
+    userside.set_start_info()
+    system = billing.get_system_information()
+    billing_time = _unix(system.date, config.billing_timezone)
+    erp_time = _unix(str(erp["date"]), "UTC")
+    settings = userside.get_settings(
+        config.billing_id, billing_time=billing_time, erp_time=erp_time
+    )
+    log.info(
+        "Billing %s %s, clock %s; UserSide clock %s; skew %+d s",
+        system.billing.get("name", "?"),
+        system.billing.get("version", ""),
+        system.date,
+        erp["date"],
+        billing_time - erp_time,
+    )
+    return StartInfo(settings=settings, billing_time=billing_time, erp_time=erp_time)
+
+
+def extract_billing(ctx: RunContext) -> BillingSnapshot:
+    """Everything the diffs need from the billing; aborts before any write when implausible."""
+    billing, config = ctx.billing, ctx.config
+    system = billing.get_system_information()
+    tariffs, tariff_errors = billing.get_tariff_list()
+    states = billing.get_user_state_list()
+    box = ctx.passwords
+    customers, customer_errors = billing.get_user_list(
+        seal=box.seal if box is not None else None, keep_child_id=config.dont_change_child_id
+    )
+    for error in [*tariff_errors, *customer_errors]:
+        log.warning("Skipped: %s", error)
+    require_plausible_count(len(customers) + len(customer_errors), billing_label=ctx.label)
+    log.info(
+        "Billing: %d tariffs, %d states, %d customers (%d rejected)",
+        len(tariffs),
+        len(states),
+        len(customers),
+        len(customer_errors),
+    )
+    return BillingSnapshot(
+        system=system,
+        tariffs=tariffs,
+        states=states,
+        customers=customers,
+        rejected=tuple(sorted(e.record_id for e in customer_errors)),
+    )
+
+
+def extract_userside(ctx: RunContext) -> UsView:
+    """UserSide's current view of this billing: tariffs and customers."""
+    config, userside = ctx.config, ctx.userside
+    view = UsView(
+        tariffs=userside.get_tariff_list(config.billing_id),
+        customers=userside.get_user_list(
+            config.billing_id,
+            passwords=ctx.passwords,
+            load_password=config.import_password_to_us_password,
+        ),
+    )
+    log.info(
+        "UserSide: %d tariffs, %d customers of billing %d",
+        len(view.tariffs),
+        len(view.customers),
+        config.billing_id,
+    )
+    return view
+
+
+def verify_extracts(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> Plausibility:
+    """The gate between reading and writing: refuse a run that would flag too many
+    customers "not in billing" (:func:`usm_billing.sync.guards.check_not_in_billing`)."""
+    present = set(billing.customers) | set(billing.rejected)
+    live = [uid for uid, row in userside.customers.items() if loose_equal(row.is_in_billing, 1)]
+    counts = Plausibility(
+        live_in_userside=len(live),
+        would_flag_not_in_billing=sum(1 for uid in live if uid not in present),
+    )
+    log.info("Plausibility: %s", counts)
+    if ctx.params.allow_mass_not_in_billing:
+        log.warning("The not-in-billing guard is lifted for this run by the operator")
+    else:
+        check_not_in_billing(
+            counts.would_flag_not_in_billing,
+            counts.live_in_userside,
+            max_share=ctx.config.max_not_in_billing_share,
+            floor=ctx.config.max_not_in_billing_floor,
+            billing_label=ctx.label,
+        )
+    return counts
+
+
+def finish(ctx: RunContext) -> bool:
+    """End-of-import calls, sent whatever happened before (``finally`` of the PHP module)."""
+    ctx.userside.system_operation(ctx.config.billing_id)
+    ctx.userside.set_stop_info()
+    return True
+
+
+def report(
+    ctx: RunContext,
+    finished: bool | None,
+    tariffs: LoadResult | None,
+    catalogues: CatalogueResult | None,
+    addresses: AddressResult | None,
+    customers: CustomerResult | None,
+    ips: LoadResult | None,
+    messages: LoadResult | None,
+) -> RunReport:
+    """Counts per entity and action, total write requests, every per-record failure, and
+    the steps that did not run to the end (``None``: failed or skipped upstream)."""
+    loads: dict[str, LoadResult | None] = {
+        "load_tariffs": tariffs,
+        "load_catalogues": catalogues.load if catalogues is not None else None,
+        "load_addresses": addresses.load if addresses is not None else None,
+        "load_customers": customers.load if customers is not None else None,
+        "load_ips": ips,
+        "load_messages": messages,
+    }
+    done = [load for load in loads.values() if load is not None]
+    incomplete = [name for name, load in loads.items() if load is None]
+    if finished is None:
+        incomplete.append("finish")
+    return RunReport(
+        entities={load.entity: load.summary() for load in done},
+        write_requests=sum(load.write_requests for load in done),
+        failed=tuple(f for load in done for f in load.failed),
+        incomplete=tuple(incomplete),
+        dry_run=ctx.params.dry_run,
+    )

@@ -1,0 +1,77 @@
+"""Tariffs: diff the billing's catalogue against UserSide's, then add, fill, edit and flag
+(contract §4.1, §7)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from usm_billing.sync.tariffs import diff_tariffs, tariff_fields_to_send
+from usm_billing.tasks.writes import Writes, audit
+
+if TYPE_CHECKING:
+    from usm_billing.sync.changes import TariffChanges
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.tasks.results import LoadResult
+    from usm_billing.universal_api.models import BillingSnapshot
+    from usm_billing.userside.models import UsView
+
+__all__ = ["diff", "load"]
+
+
+def diff(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> TariffChanges:
+    changes = diff_tariffs(billing.tariffs, userside.tariffs, billing_label=ctx.label)
+    audit(
+        "tariff",
+        [f"add {a.billing_tariff_id}: {a.fields}" for a in changes.adds]
+        + [
+            f"#{e.us_id} ({e.billing_tariff_id}): {e.fields} (was {e.previous})"
+            for e in changes.edits
+        ]
+        + [f"#{e.us_id} ({e.billing_tariff_id}): not in billing" for e in changes.vanished],
+        enabled=not ctx.config.without_log,
+    )
+    return changes
+
+
+def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
+    """Add, then fill in the same run, edit, and flag vanished tariffs.
+
+    Every tariff field is an absolute value, so a failed ``group_edit`` is safely re-sent
+    one tariff per ``tariff edit`` (what the PHP module does too); ``tariff add`` is not
+    idempotent in UserSide, so a failed add is reported and left to the next run, which
+    finds it in the view if it was applied after all."""
+    writes = Writes("tariffs", ctx.userside, dry_run=ctx.params.dry_run)
+    if ctx.params.dry_run or changes.is_empty:
+        return writes.result(changes.summary())
+    userside, billing_id = ctx.userside, ctx.config.billing_id
+    edits: dict[int, tuple[str, dict[str, Any]]] = {
+        e.us_id: (e.billing_tariff_id, e.fields) for e in changes.edits
+    }
+    for add in changes.adds:
+        writes.attempt(
+            f"tariff {add.billing_tariff_id}",
+            lambda add=add: userside.tariff_add(billing_id, add.billing_tariff_id, add.name),
+        )
+    if changes.adds:
+        view = userside.get_tariff_list(billing_id)
+        for add in changes.adds:
+            row = view.get(add.billing_tariff_id)
+            if row is not None:
+                fields, _ = tariff_fields_to_send(add.fields, row)
+                if fields:
+                    edits[row.us_id] = (add.billing_tariff_id, fields)
+    if edits:
+        writes.batched(
+            [sorted(edits)],
+            lambda ids: userside.tariff_group_edit({i: edits[i][1] for i in ids}),
+            recover=lambda ids: ids,
+            record=lambda us_id: f"tariff {edits[us_id][0]}",
+            total=len(edits),
+            send_one=lambda us_id: userside.tariff_edit(us_id, edits[us_id][1]),
+        )
+    for vanished in changes.vanished:
+        writes.attempt(
+            f"tariff {vanished.billing_tariff_id}",
+            lambda v=vanished: userside.tariff_edit(v.us_id, v.fields),
+        )
+    return writes.result(changes.summary())

@@ -1,0 +1,144 @@
+"""The one write policy of every load: batches, what a failed batch does, which errors
+are a failed record, progress and the audit lines.
+
+A batch that fails (refused, or no reply after the hook's own retries) may still have been
+applied in part or in full: UserSide applies the other customers of a refused request and
+a lost reply may follow a full apply (contract §11). Re-sending its additive keys
+(``add_tariff_id``, ``service`` 1, ``add_ip``) blindly would double links or be refused,
+so the load's ``recover`` callback re-reads exactly the records of the failed batches and
+re-diffs them; only what still differs is sent again, one record per request. A record
+whose own request fails is reported with UserSide's (redacted) reason and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from usm_billing.exceptions import ApiError, FatalApiError
+from usm_billing.tasks.results import Failure, LoadResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from usm_billing.userside.hook import UserSideHook
+
+__all__ = ["AUDIT_LINES", "Writes", "audit", "chunks"]
+
+log = logging.getLogger(__name__)
+AUDIT_LINES = 1000  # field-level lines per entity and run in the task log
+PROGRESS_SECONDS = 10.0  # at most one progress line per this many seconds
+
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+def chunks(items: Iterable[K], size: int) -> Iterator[list[K]]:
+    """``items`` in lists of at most ``size``, in order."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def audit(entity: str, lines: Iterable[str], *, enabled: bool = True) -> None:
+    """The field-level change lines of one entity (``without_log`` turns them off)."""
+    if not enabled:
+        return
+    count = 0
+    for line in lines:
+        count += 1
+        if count <= AUDIT_LINES:
+            log.info("  %s %s", entity, line)
+    if count > AUDIT_LINES:
+        log.info("  … and %d more %s changes", count - AUDIT_LINES, entity)
+
+
+class Writes:
+    """The writes of one load: counts the requests it sends (by the hook's own counter),
+    collects the records that failed, logs progress."""
+
+    def __init__(self, entity: str, userside: UserSideHook, *, dry_run: bool) -> None:
+        self.entity = entity
+        self.userside = userside
+        self.dry_run = dry_run
+        self.failed: list[Failure] = []
+        self._before = userside.writes_sent
+        self._started = time.monotonic()
+        self._logged = self._started
+
+    @property
+    def write_requests(self) -> int:
+        return self.userside.writes_sent - self._before
+
+    def fail(self, record: str, error: Exception | str) -> None:
+        self.failed.append(Failure(record, str(error)))
+
+    def attempt(
+        self, record: str, call: Callable[[], T], *, outage_fails_task: bool = False
+    ) -> T | None:
+        """One write request. Refused: the record fails, ``None``. No reply after the
+        hook's retries: the record fails too, unless ``outage_fails_task`` (a load that
+        keeps its own progress, such as messages, stops for Airflow to retry it)."""
+        try:
+            return call()
+        except FatalApiError as err:
+            self.fail(record, err)
+        except ApiError as err:
+            if outage_fails_task:
+                raise
+            self.fail(record, err)
+        return None
+
+    def batched(
+        self,
+        batches: Iterable[Sequence[K]],
+        send: Callable[[Sequence[K]], object],
+        *,
+        recover: Callable[[list[K]], Iterable[K]],
+        record: Callable[[K], str],
+        total: int,
+        send_one: Callable[[K], object] | None = None,
+    ) -> None:
+        """Send every batch; the items of failed batches go to ``recover`` (re-read and
+        re-diff), and what it returns is sent one item per request (``send_one``, by
+        default a batch of one)."""
+        pending: list[K] = []
+        done = 0
+        for batch in batches:
+            try:
+                send(batch)
+            except ApiError as err:
+                log.warning(
+                    "%s: a batch of %d failed (%s); re-reading them", self.entity, len(batch), err
+                )
+                pending.extend(batch)
+            done += len(batch)
+            self.progress(done, total)
+        if pending:
+            one = send_one or (lambda item: send([item]))
+            for item in recover(pending):
+                self.attempt(record(item), lambda item=item: one(item))
+
+    def progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._logged >= PROGRESS_SECONDS or (done >= total and now - self._started > 1):
+            self._logged = now
+            log.info(
+                "%s: %s/%s written, %.0f s",
+                self.entity,
+                f"{done:,}",
+                f"{total:,}",
+                now - self._started,
+            )
+
+    def result(self, counts: dict[str, Any], **detail: Any) -> LoadResult:
+        return LoadResult(
+            entity=self.entity,
+            counts=counts,
+            dry_run=self.dry_run,
+            write_requests=self.write_requests,
+            failed=tuple(self.failed),
+            detail=detail,
+        )

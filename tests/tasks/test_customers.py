@@ -1,0 +1,136 @@
+"""The customer task: sealed values and parents created this run resolved by the load
+(contract §5.2-5.4; universal-api.md §4.5), the field audit and ``without_log`` (§4.5),
+and the licence cap ``row_limit`` applied by the diff (contract §2)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from usm_billing.passwords import PasswordBox
+from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
+from usm_billing.tasks import customers
+from usm_billing.tasks.results import StartInfo
+from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot, SystemInformation
+from usm_billing.userside.models import UsCustomer, UsSettings, UsView
+
+BOX = PasswordBox("billing-api-key")
+START = StartInfo(settings=UsSettings(), billing_time=1_750_000_000, erp_time=1_750_000_000)
+
+
+def snapshot(records: dict[str, BillingCustomer]) -> BillingSnapshot:
+    return BillingSnapshot(
+        system=SystemInformation(date="2026-11-25 10:00:00"),
+        tariffs={},
+        states={},
+        customers=records,
+    )
+
+
+def view(rows: dict[str, UsCustomer]) -> UsView:
+    return UsView(tariffs={}, customers=rows)
+
+
+class FakeUserSide:
+    """``group_add`` gives new customers ids from 500; ``group_edit`` requests are kept."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.writes_sent = 0
+        self.view: dict[str, int] = {}
+
+    def customer_group_add(self, billing_id, rows):
+        self.calls.append(("group_add", len(rows)))
+        self.writes_sent += 1
+        for row in rows:
+            self.view.setdefault(str(row["billing_customer_id"]), 500 + len(self.view))
+        return len(rows)
+
+    def get_user_list(self, billing_id, *, customer_id=None, passwords=None, load_password=False):
+        self.calls.append(("get_user_list", customer_id))
+        return {
+            uid: UsCustomer(billing_uid=uid, us_id=us_id)
+            for uid, us_id in self.view.items()
+            if customer_id is None or str(us_id) == customer_id
+        }
+
+    def customer_group_edit(self, data, *, src_billing):
+        self.calls.append(("group_edit", data))
+        self.writes_sent += 1
+        return len(data)
+
+
+# --- sealed values and new parents are resolved by the load ---------------------------
+
+
+def test_load_customers_opens_sealed_values_and_fills_new_parents(make_ctx, monkeypatch):
+    monkeypatch.setattr(PasswordBox, "for_config", classmethod(lambda cls, c: BOX))
+    changes = CustomerChanges(
+        creates=("p", "p_1"),
+        edits=(
+            CustomerEdit("p", None, {"name": "P"}, {}),
+            CustomerEdit(
+                "p_1",
+                None,
+                {"parent_id": {DEFERRED_CUSTOMER: "p"}, "password": BOX.sealed("pw", encode=False)},
+                {},
+            ),
+            CustomerEdit("x", 9, {"comment": BOX.sealed("c<br><b>pass: pw</b>")}, {}),
+            CustomerEdit("y", 8, {"parent_id": {DEFERRED_CUSTOMER: "gone"}, "login": "y"}, {}),
+        ),
+    )
+    userside = FakeUserSide()
+    ctx = make_ctx(userside, billing_id=4)
+    result = customers.load(ctx, changes, START, snapshot({}), view({}), None, None)
+    [(_, sent)] = [c for c in userside.calls if c[0] == "group_edit"]
+    assert sent == {  # keyed by int UserSide ids
+        500: {"name": "P"},
+        501: {"parent_id": "500", "password": "pw"},
+        9: {"comment": "c<br><b>pass: pw</b>"},
+        8: {"login": "y"},  # its parent was never created: parent_id left out
+    }
+    assert result.customer_ids == {"p": 500, "p_1": 501}
+    assert result.load.failed == ()
+
+
+# --- the diff: audit lines and the licence cap ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("without_log", "audited"),
+    [
+        pytest.param(False, True, id="4.5-is-without-log-off-audit-logged"),
+        pytest.param(True, False, id="4.5-is-without-log-no-field-audit"),
+    ],
+)
+def test_without_log(make_ctx, caplog, without_log, audited):
+    ctx = make_ctx(without_log=without_log)
+    records = {"7": BillingCustomer(id="7", login="new-login")}
+    current = view({"7": UsCustomer(billing_uid="7", us_id=70)})
+    with caplog.at_level(logging.INFO, logger="usm_billing.tasks"):
+        changes = customers.diff(ctx, START, snapshot(records), current, None, None)
+    assert changes.edits[0].fields["login"] == "new-login"  # the change set is the same
+    audit = [
+        r
+        for r in caplog.records
+        if r.name == "usm_billing.tasks.writes" and "new-login" in r.getMessage()
+    ]
+    assert bool(audit) is audited
+    assert "Customer changes" in caplog.text  # the summary is always logged
+
+
+def test_row_limit_in_the_diff_step_flags_the_dropped_customers(make_ctx):
+    records = {str(i): BillingCustomer(id=str(i)) for i in range(160)}
+    current = view(
+        {uid: UsCustomer(billing_uid=uid, us_id=int(uid) + 1, is_in_billing=1) for uid in records}
+    )
+    start = StartInfo(
+        settings=UsSettings(row_limit=155),
+        billing_time=START.billing_time,
+        erp_time=START.erp_time,
+    )
+    changes = customers.diff(make_ctx(), start, snapshot(records), current, None, None)
+    flagged = [e.billing_uid for e in changes.edits if e.fields.get("is_in_billing") == 0]
+    assert flagged == ["155", "156", "157", "158", "159"]
