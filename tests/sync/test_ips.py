@@ -37,7 +37,7 @@ def entry(ip: Any = "", mac: Any = "", local_ip: Any = "") -> tuple[str, str, st
     return (str(ip), str(mac), str(local_ip))
 
 
-# --- MAC and IP forms --------------------------------------------------------------------
+# --- MAC forms (IP forms: tests/test_iprange.py) -----------------------------------------
 
 
 @pytest.mark.parametrize(
