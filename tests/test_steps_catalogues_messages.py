@@ -14,6 +14,7 @@ from usm_billing import steps
 from usm_billing.config import BillingConfig
 from usm_billing.exceptions import FatalApiError, RetriableApiError, StateError
 from usm_billing.passwords import PasswordBox
+from usm_billing.state import MessageState
 from usm_billing.state_store import MessageStore
 from usm_billing.sync.catalogues import service_key
 from usm_billing.sync.changes import (
@@ -22,7 +23,7 @@ from usm_billing.sync.changes import (
     CustomerEdit,
     MessageChanges,
 )
-from usm_billing.sync.messages import BillingMessage, MessageState
+from usm_billing.universal_api.messages import BillingMessage
 from usm_billing.universal_api.models import BillingService, NamedItem
 from usm_billing.userside.models import UsCustomer
 
