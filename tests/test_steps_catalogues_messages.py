@@ -342,7 +342,7 @@ def test_message_state_lives_next_to_the_house_cache(tmp_path):
 
 
 def test_load_customers_opens_sealed_values_and_fills_new_parents(tmp_path, monkeypatch):
-    monkeypatch.setattr(PasswordBox, "for_config", classmethod(lambda cls, c: BOX))
+    monkeypatch.setattr(steps, "password_box_for", lambda c: BOX)
     conf = config(tmp_path)
     changes = CustomerChanges(
         creates=("p", "p_1"),

@@ -15,7 +15,8 @@ import pendulum
 
 from usm_billing.exceptions import ApiError, FatalApiError, RetriableApiError
 from usm_billing.house_cache import HouseCache
-from usm_billing.passwords import PasswordBox
+from usm_billing.password_keys import password_box_for
+from usm_billing.passwords import SEALED, PasswordBox
 from usm_billing.state_store import MessageStore
 from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.batches import plan_group_edit
@@ -28,7 +29,6 @@ from usm_billing.sync.catalogues import (
 )
 from usm_billing.sync.changes import (
     DEFERRED_CUSTOMER,
-    SEALED,
     AddressChanges,
     CatalogueChangeSet,
     CustomerChanges,
@@ -113,7 +113,7 @@ def password_box(config: BillingConfig) -> PasswordBox | None:
     """The box sealing passwords between tasks, when this config imports them at all
     (:mod:`usm_billing.passwords`)."""
     if config.import_password_to_us_password or config.save_password_to_comment:
-        return PasswordBox.for_config(config)
+        return password_box_for(config)
     return None
 
 
@@ -434,7 +434,7 @@ def _resolve_fields(
         out: dict[str, Any] = {}
         for key, value in fields.items():
             if isinstance(value, dict) and SEALED in value:
-                box = box or PasswordBox.for_config(config)
+                box = box or password_box_for(config)
                 try:
                     out[key] = box.unseal(value, us_id)
                 except ValueError as err:

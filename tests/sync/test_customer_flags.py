@@ -18,8 +18,8 @@ import pytest
 
 from usm_billing import steps
 from usm_billing.config import BillingConfig
-from usm_billing.passwords import PasswordBox
-from usm_billing.sync.changes import DEFERRED_CUSTOMER, SEALED
+from usm_billing.passwords import SEALED, PasswordBox
+from usm_billing.sync.changes import DEFERRED_CUSTOMER
 from usm_billing.sync.customers import (
     CustomerRules,
     customer_fields,
