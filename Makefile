@@ -27,6 +27,7 @@ demo: db
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=plugins $(VENV)/bin/lint-imports
 
 bench: venv
 	$(AF) $(PY) scripts/bench.py

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from usm_billing.exceptions import ConfigError
+from usm_billing.iprange import parse_net, split_ranges
 
 __all__ = [
     "CONFIG_DIR_ENV",
@@ -263,16 +264,12 @@ class BillingConfig(BaseModel):
     @field_validator("skip_delete_ip")
     @classmethod
     def _ip_ranges(cls, value: list[str]) -> list[str]:
-        from usm_billing.sync.ips import split_ranges
-
         split_ranges(value)  # raises ValueError naming the bad range
         return value
 
     @field_validator("ip_gray_net", "ip_white_net")
     @classmethod
     def _ip_net(cls, value: str) -> str:
-        from usm_billing.sync.ips import parse_net
-
         if value.strip():
             parse_net(value)
         return value.strip()

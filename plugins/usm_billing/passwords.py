@@ -17,8 +17,15 @@ clear (universal-api.md §4.5, ``import_password_to_us_password`` and
   ``is_encode_customer_password`` the md5 needs the UserSide id, which a new customer
   only has after ``group_add``).
 
-The audit masks every password and sealed value (``CustomerEdit.audit``), the hooks never
-log bodies, and no error text quotes a value.
+The audit masks every password and sealed value (:func:`audit_values`, used by
+``CustomerEdit.audit``), the hooks never log bodies, and no error text quotes a value.
+
+Every password rule of the PHP module lives here too: the stored form (apostrophes
+escaped, or md5(md5(pw) + ``_us1234567890US_`` + UserSide id) with
+``is_encode_customer_password``) and the comment of ``save_password_to_comment``
+(``<br><b>pass: …</b>``). This module imports nothing of the package: the diff
+(:mod:`usm_billing.sync`) calls it, and the box of a billing is built from its connection
+by :mod:`usm_billing.password_keys`.
 """
 
 from __future__ import annotations
@@ -27,37 +34,59 @@ import base64
 import hashlib
 import hmac
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-
-from usm_billing.sync.changes import SEALED
-from usm_billing.sync.customer_extras import password_value
-from usm_billing.sync.normalize import escape_apostrophe
-
-if TYPE_CHECKING:
-    from usm_billing.config import BillingConfig
 
 __all__ = [
     "COMMENT_PASSWORD",
     "DIGEST_PREFIX",
+    "MASK",
+    "PASSWORD_SALT",
     "SEALED",
+    "SECRET_FIELDS",
     "PasswordBox",
+    "audit_values",
+    "escape_password",
     "is_sealed",
     "mask_comment",
     "password_comment",
+    "password_value",
 ]
 
+SEALED = "$sealed"  # a change-set value sealed by a PasswordBox (opened only by the load)
 ENCODE = "$encode"  # with SEALED: a password, stored as password_value(…, encode=value)
 DIGEST_PREFIX = "hmac-sha256:"
+#: ``group_edit`` fields that are a password: masked in the audit, old value included
+SECRET_FIELDS = frozenset({"password"})
+MASK = "***"
+#: the salt of ``is_encode_customer_password`` (universal-api.md §4.5)
+PASSWORD_SALT = "_us1234567890US_"
 #: what ``save_password_to_comment`` appends to the comment (contract §5.2 ``comment``)
 COMMENT_PASSWORD = re.compile(r"^(?P<comment>.*)<br><b>pass: (?P<password>.*)</b>$", re.DOTALL)
+
+
+def escape_password(password: str) -> str:
+    """``'`` → ``&#039;``, as the PHP module escapes a password before storing it (the same
+    escaping as :func:`usm_billing.sync.normalize.escape_apostrophe`)."""
+    return password.replace("'", "&#039;")
+
+
+def password_value(password: str, us_id: int, *, encode: bool) -> str:
+    """The password UserSide stores: ``'`` escaped, or with ``is_encode_customer_password``
+    md5(md5(pw) + salt + UserSide id) (§4.5)."""
+    plain = escape_password(password)
+    if not encode:
+        return plain
+    inner = hashlib.md5(plain.encode("utf-8"), usedforsecurity=False).hexdigest()
+    salted = f"{inner}{PASSWORD_SALT}{us_id}"
+    return hashlib.md5(salted.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def password_comment(comment: str, password: str) -> str:
     """The comment UserSide stores with ``save_password_to_comment``: the (already escaped)
     comment, then ``<br><b>pass: …</b>`` with the password's apostrophes escaped."""
-    return f"{comment}<br><b>pass: {escape_apostrophe(password)}</b>"
+    return f"{comment}<br><b>pass: {escape_password(password)}</b>"
 
 
 class PasswordBox:
@@ -70,13 +99,6 @@ class PasswordBox:
 
     def __repr__(self) -> str:
         return "PasswordBox(***)"
-
-    @classmethod
-    def for_config(cls, config: BillingConfig) -> PasswordBox:
-        """The box of ``config``'s billing (reads the connection; no request is sent)."""
-        from usm_billing.universal_api.hook import UniversalApiHook
-
-        return cls(UniversalApiHook(config.billing_conn_id, dialect=config.billing_name).api_key)
 
     def seal(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -93,6 +115,10 @@ class PasswordBox:
         value = "" if text is None else str(text)
         mac = hmac.new(self._mac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
         return DIGEST_PREFIX + mac
+
+    def mask_comment(self, comment: Any) -> Any:
+        """:func:`mask_comment` with this box."""
+        return mask_comment(comment, self)
 
     def sealed(self, text: str, *, encode: bool | None = None) -> dict[str, Any]:
         """A change-set value standing for ``text``; ``encode`` marks a password (stored
@@ -122,3 +148,13 @@ def mask_comment(comment: Any, box: PasswordBox) -> Any:
     if match is None:
         return comment
     return f"{match['comment']}<br><b>pass: {box.digest(match['password'])}</b>"
+
+
+def audit_values(field: str, value: Any, old: Any) -> tuple[Any, Any]:
+    """``(new, old)`` of a change as an audit line may show them: a password field masked
+    on both sides (an empty old one stays as it is), any other sealed value masked."""
+    if field in SECRET_FIELDS:
+        return MASK, MASK if old not in (None, "") else old
+    if is_sealed(value):
+        return MASK, old
+    return value, old

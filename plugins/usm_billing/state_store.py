@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.exceptions import StateError
-from usm_billing.sync.messages import MessageState
+from usm_billing.state import MessageState
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig

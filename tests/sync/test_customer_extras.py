@@ -1,9 +1,7 @@
-"""Per-customer groups, tags, services, additional data, marks and password (universal-api.md
-§4.4–4.5, contract §5.2 rows group/tag/service/additional_data/mark/password)."""
+"""Per-customer groups, tags, services, additional data and marks (universal-api.md §4.4–4.5,
+contract §5.2 rows group/tag/service/additional_data/mark); passwords: tests/test_passwords.py."""
 
 from __future__ import annotations
-
-import hashlib
 
 import pytest
 
@@ -11,7 +9,6 @@ from usm_billing.sync.customer_extras import (
     additional_fields,
     group_fields,
     mark_fields,
-    password_value,
     service_fields,
     tag_fields,
 )
@@ -144,12 +141,3 @@ def test_additional_data(billing, view, merge, expected):
 def test_marks_only_added():
     assert mark_fields(("1",), (5,), {"1": [5, 6]}) == {"mark": {"6": 1}}
     assert mark_fields((), (5,), {"1": [5]}) == {}
-
-
-def test_password_plain_and_encoded():
-    assert password_value("it's", 7, encode=False) == "it&#039;s"
-    inner = hashlib.md5(b"pw").hexdigest()
-    assert (
-        password_value("pw", 7, encode=True)
-        == hashlib.md5(f"{inner}_us1234567890US_7".encode()).hexdigest()
-    )

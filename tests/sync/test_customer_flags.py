@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from usm_billing.config import BillingConfig
-from usm_billing.passwords import PasswordBox
-from usm_billing.sync.changes import DEFERRED_CUSTOMER, SEALED
+from usm_billing.passwords import SEALED, PasswordBox
+from usm_billing.sync.changes import DEFERRED_CUSTOMER
 from usm_billing.sync.customers import (
     CustomerRules,
     customer_fields,

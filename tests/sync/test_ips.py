@@ -22,9 +22,6 @@ from usm_billing.sync.ips import (
     diff_ips,
     ip_fields,
     normalise_mac,
-    parse_ip,
-    parse_ip_range,
-    parse_net,
 )
 from usm_billing.universal_api.models import BillingCustomer
 from usm_billing.userside.models import UsCustomer, UsSettings
@@ -41,7 +38,7 @@ def entry(ip: Any = "", mac: Any = "", local_ip: Any = "") -> tuple[str, str, st
     return (str(ip), str(mac), str(local_ip))
 
 
-# --- MAC and IP forms --------------------------------------------------------------------
+# --- MAC forms (IP forms: tests/test_iprange.py) -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -64,71 +61,6 @@ def entry(ip: Any = "", mac: Any = "", local_ip: Any = "") -> tuple[str, str, st
 )
 def test_normalise_mac(value: Any, expected: str) -> None:
     assert normalise_mac(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        pytest.param(IP_1, IP_1, id="3.13-ip-inet_aton-number"),
-        pytest.param(str(IP_1), IP_1, id="4.6.7-ip-numeric-string"),
-        pytest.param(f" {IP_1} ", IP_1, id="4.6.7-ip-numeric-string-padded"),
-        pytest.param(float(IP_1), IP_1, id="3.13-ip-integral-float"),
-        pytest.param("192.168.1.1", IP_1, id="6-ip-dotted-quad-accepted"),
-        pytest.param(3103851010, 3103851010, id="3.13-ip-above-2^31-unsigned"),
-        pytest.param(0, 0, id="3.13-ip-0-is-none"),
-        pytest.param("0", 0, id="3.13-ip-0-string-is-none"),
-        pytest.param("", 0, id="3.13-ip-empty-is-none"),
-        pytest.param(None, 0, id="3.13-ip-missing-is-none"),
-        pytest.param(2**32, 0, id="3.13-ip-out-of-range-is-none"),
-        pytest.param(-1, 0, id="3.13-ip-negative-is-none"),
-        pytest.param("10.0.0.256", 0, id="6-ip-bad-dotted-is-none"),
-        pytest.param("abc", 0, id="6-ip-garbage-is-none"),
-        pytest.param(True, 0, id="6-ip-boolean-is-none"),
-    ],
-)
-def test_parse_ip(value: Any, expected: int) -> None:
-    assert parse_ip(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param("10.0.0.0/8", (167772160, 184549375), id="4.5-skip-range-cidr"),
-        pytest.param("10.0.0.7/24", (167772160, 167772415), id="4.5-skip-range-cidr-host-bits"),
-        pytest.param(
-            "192.168.1.1-192.168.1.2", (IP_1, IP_2), id="4.5-skip-range-dotted-first-last"
-        ),
-        pytest.param(f"{IP_1}-{IP_2}", (IP_1, IP_2), id="4.5-skip-range-inet_aton-min-max"),
-        pytest.param(" 192.168.1.1 ", (IP_1, IP_1), id="4.5-skip-range-single-address"),
-    ],
-)
-def test_parse_ip_range(text: str, expected: tuple[int, int]) -> None:
-    assert parse_ip_range(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        pytest.param("10.0.0.0/33", "not a CIDR", id="4.5-skip-range-bad-prefix"),
-        pytest.param("192.168.1.2-192.168.1.1", "after the last", id="4.5-skip-range-reversed"),
-        pytest.param("10.0.0-10.0.0.5", "not an IPv4 address", id="4.5-skip-range-bad-address"),
-    ],
-)
-def test_parse_ip_range_rejects(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_ip_range(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param("10.0.0.0/16", (167772160, 65536), id="4.4-mirror-net-cidr"),
-        pytest.param("10.0.0.0", (167772160, 65536), id="4.4-mirror-net-default-/16"),
-        pytest.param("185.1.2.0/28", (3103851008, 16), id="4.4-mirror-net-small"),
-    ],
-)
-def test_parse_net(text: str, expected: tuple[int, int]) -> None:
-    assert parse_net(text) == expected
 
 
 def config(**flags: Any) -> BillingConfig:

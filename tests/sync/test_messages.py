@@ -5,61 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from usm_billing.sync.messages import (
-    BillingMessage,
-    MessageAdd,
-    MessageState,
-    parse_messages,
-    select_messages,
-)
+from usm_billing.state import MessageState
+from usm_billing.sync.messages import MessageAdd, select_messages
+from usm_billing.universal_api.messages import BillingMessage
 
 T0 = 1_764_000_000  # a unix time inside the test window
 
 
 def msg(message_id: str, customer: str = "a", date: int = T0, subject: str = "S") -> BillingMessage:
     return BillingMessage(message_id, customer, date, subject, "text")
-
-
-@pytest.mark.parametrize(
-    ("payload", "expected"),
-    [
-        pytest.param(
-            {
-                "1": {
-                    "id": "1",
-                    "user_id": "debtor",
-                    "msg_date": "2026-11-20 10:00:00",
-                    "subject": "Тікет",
-                    "text": "Чому?",
-                }
-            },
-            [BillingMessage("1", "debtor", 1_795_168_800, "Тікет", "Чому?")],
-            id="3.14-ubilling-row",
-        ),
-        pytest.param(
-            {
-                "1": {
-                    "id": 1,
-                    "user_id": 2,
-                    "msg_date": "2024-03-01",
-                    "subject": "No internet",
-                    "text": "x",
-                }
-            },
-            [BillingMessage("1", "2", 1_709_251_200, "No internet", "x")],
-            id="3.14-axbills-numeric-user-date-only",
-        ),
-        pytest.param({"5": {"id": 5, "msg_date": "2024-03-01"}}, [], id="3.14-no-customer-skipped"),
-        pytest.param("undefined", [], id="1.2-not-a-collection"),
-    ],
-)
-def test_parse(payload, expected):
-    assert parse_messages(payload) == expected
-
-
-def test_body_is_subject_br_text():
-    assert msg("1").body == "S<br>text"
-    assert msg("1", subject="").body == "text"
 
 
 @pytest.mark.parametrize(
@@ -89,10 +43,3 @@ def test_unknown_customer_is_counted_not_sent():
 def test_add_carries_userside_id_and_unix_date():
     [add], _ = select_messages([msg("9")], {"a": 7}, MessageState())
     assert add == MessageAdd("9", 7, T0, "S<br>text")
-
-
-def test_state_round_trip():
-    state = MessageState({"3", "1"})
-    assert state.to_json() == {"sent": ["1", "3"]}
-    assert MessageState.from_json(state.to_json()) == state
-    assert MessageState.from_json(None) == MessageState()

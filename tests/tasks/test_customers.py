@@ -11,7 +11,7 @@ import pytest
 
 from usm_billing.passwords import PasswordBox
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
-from usm_billing.tasks import customers
+from usm_billing.tasks import context, customers
 from usm_billing.tasks.results import StartInfo
 from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot, SystemInformation
 from usm_billing.userside.models import UsCustomer, UsSettings, UsView
@@ -66,7 +66,7 @@ class FakeUserSide:
 
 
 def test_load_customers_opens_sealed_values_and_fills_new_parents(make_ctx, monkeypatch):
-    monkeypatch.setattr(PasswordBox, "for_config", classmethod(lambda cls, c: BOX))
+    monkeypatch.setattr(context, "password_box_for", lambda c: BOX)
     changes = CustomerChanges(
         creates=("p", "p_1"),
         edits=(
@@ -82,7 +82,7 @@ def test_load_customers_opens_sealed_values_and_fills_new_parents(make_ctx, monk
         ),
     )
     userside = FakeUserSide()
-    ctx = make_ctx(userside, billing_id=4)
+    ctx = make_ctx(userside, billing_id=4, import_password_to_us_password=True)
     result = customers.load(ctx, changes, START, snapshot({}), view({}), None, None)
     [(_, sent)] = [c for c in userside.calls if c[0] == "group_edit"]
     assert sent == {  # keyed by int UserSide ids

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from usm_billing.exceptions import FatalApiError, RetriableApiError, StateError
+from usm_billing.state import MessageState
 from usm_billing.state_store import MessageStore
 from usm_billing.sync.changes import MessageChanges
-from usm_billing.sync.messages import BillingMessage, MessageAdd, MessageState
+from usm_billing.sync.messages import MessageAdd
 from usm_billing.tasks import messages
 from usm_billing.tasks.results import CustomerResult, LoadResult
+from usm_billing.universal_api.messages import BillingMessage
 from usm_billing.userside.models import UsCustomer, UsView
 
 

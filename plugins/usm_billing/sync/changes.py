@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from usm_billing.passwords import audit_values
 from usm_billing.sync.messages import MessageAdd
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "TariffEdit",
 ]
 
-SECRET_FIELDS = frozenset({"password"})
-SEALED = "$sealed"  # a value sealed by usm_billing.passwords (opened only by the load)
 DEFERRED_CUSTOMER = "$customer"  # a UserSide id known only after group_add (load)
 
 
@@ -97,12 +96,8 @@ class CustomerEdit:
         and every sealed value, e.g. a comment carrying the password)."""
         parts = []
         for key, value in self.fields.items():
-            old = self.previous.get(key)
-            if key in SECRET_FIELDS:
-                value, old = "***", "***" if old not in (None, "") else old
-            elif isinstance(value, dict) and SEALED in value:
-                value = "***"
-            parts.append(f"{key}: {old!r} → {value!r}")
+            shown, old = audit_values(key, value, self.previous.get(key))
+            parts.append(f"{key}: {old!r} → {shown!r}")
         target = f"#{self.us_id}" if self.us_id is not None else "new"
         return f"{self.billing_uid} ({target}): " + "; ".join(parts)
 

@@ -1,5 +1,6 @@
 """Per-customer fields that go through a catalogue or a merge map: groups, tags, services,
-additional data, marks and the password (universal-api.md §4.4–4.5, contract §5.2).
+additional data and marks (universal-api.md §4.4–4.5, contract §5.2); the password's
+stored form is :func:`usm_billing.passwords.password_value`.
 
 Each function returns the ``group_edit`` fields for one customer; an empty dict means
 "nothing to write". Ids are already mapped: UserSide ids on the view side, billing ids
@@ -8,25 +9,20 @@ translated through the ``*_map`` arguments built by :mod:`usm_billing.sync.catal
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
-from usm_billing.sync.normalize import escape_apostrophe, loose_equal
+from usm_billing.sync.normalize import loose_equal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "PASSWORD_SALT",
     "additional_fields",
     "group_fields",
     "mark_fields",
-    "password_value",
     "service_fields",
     "tag_fields",
 ]
-
-PASSWORD_SALT = "_us1234567890US_"
 
 
 def group_fields(
@@ -144,14 +140,3 @@ def mark_fields(
     current = set(view_marks)
     add = sorted({m for b in billing_marks for m in mark_merge.get(b, ()) if m not in current})
     return {"mark": {str(m): 1 for m in add}} if add else {}
-
-
-def password_value(password: str, us_id: int, *, encode: bool) -> str:
-    """The password UserSide stores: ``'`` escaped, or with ``is_encode_customer_password``
-    md5(md5(pw) + salt + UserSide id) (§4.5)."""
-    plain = escape_apostrophe(password)
-    if not encode:
-        return plain
-    inner = hashlib.md5(plain.encode("utf-8"), usedforsecurity=False).hexdigest()
-    salted = f"{inner}{PASSWORD_SALT}{us_id}"
-    return hashlib.md5(salted.encode("utf-8"), usedforsecurity=False).hexdigest()

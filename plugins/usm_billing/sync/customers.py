@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from usm_billing.exceptions import ImplausibleExtractError
-from usm_billing.passwords import mask_comment, password_comment
+from usm_billing.passwords import mask_comment, password_comment, password_value
 from usm_billing.sync.addresses import address_fields
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
 from usm_billing.sync.customer_extras import (
     additional_fields,
     group_fields,
     mark_fields,
-    password_value,
     service_fields,
     tag_fields,
 )

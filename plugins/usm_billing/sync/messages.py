@@ -5,38 +5,23 @@ run, and the PHP module re-sends them all (contract §8 N1). Here a message is s
 the run keeps, as state, the ids already sent. A scheduled run imports every message not
 sent yet; a backfill run imports exactly the messages of its data interval. Both skip
 sent ids, so a retry, a re-run or an overlapping backfill never sends a message twice.
+
+The messages are parsed by :mod:`usm_billing.universal_api.messages`; the ids already sent
+are a :class:`usm_billing.state.MessageState`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import pendulum
-
-from usm_billing.universal_api.models import customer_key, to_text
-from usm_billing.universal_api.payload import iter_items
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["BillingMessage", "MessageAdd", "MessageState", "parse_messages", "select_messages"]
+    from usm_billing.state import MessageState
+    from usm_billing.universal_api.messages import BillingMessage
 
-
-@dataclass(frozen=True)
-class BillingMessage:
-    """One ``get_user_messages`` row; ``date`` is unix seconds (0 when unparsable)."""
-
-    id: str
-    customer: str
-    date: int
-    subject: str
-    text: str
-
-    @property
-    def body(self) -> str:
-        """What UserSide receives: the subject, ``<br>``, then the text (contract §5.5)."""
-        return f"{self.subject}<br>{self.text}" if self.subject else self.text
+__all__ = ["MessageAdd", "select_messages"]
 
 
 @dataclass(frozen=True)
@@ -47,50 +32,6 @@ class MessageAdd:
     customer_id: int
     billing_msg_date: int
     text: str
-
-
-@dataclass
-class MessageState:
-    """What survives between runs: the billing message ids already sent."""
-
-    sent: set[str] = field(default_factory=set)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"sent": sorted(self.sent)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> MessageState:
-        return cls({str(i) for i in (data or {}).get("sent", ())})
-
-
-def _unix(value: Any, tz: str) -> int:
-    text = to_text(value).strip()
-    try:
-        return int(pendulum.parse(text, tz=pendulum.timezone(tz)).timestamp())
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
-        return 0
-
-
-def parse_messages(payload: Any, *, timezone: str = "UTC") -> list[BillingMessage]:
-    """Rows with an id and a customer; ``msg_date`` may be a date only (AXbills)."""
-    messages = []
-    for key, row in iter_items(payload):
-        if not isinstance(row, dict):
-            continue
-        message_id = to_text(row.get("id", key)).strip() or key
-        customer = customer_key(row.get("user_id", ""))
-        if not customer:
-            continue
-        messages.append(
-            BillingMessage(
-                id=message_id,
-                customer=customer,
-                date=_unix(row.get("msg_date"), timezone),
-                subject=to_text(row.get("subject")),
-                text=to_text(row.get("text")),
-            )
-        )
-    return sorted(messages, key=lambda m: (m.date, m.id))
 
 
 def select_messages(

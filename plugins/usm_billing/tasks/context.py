@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from usm_billing.passwords import PasswordBox
+from usm_billing.password_keys import password_box_for
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.userside.hook import UserSideHook
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
+    from usm_billing.passwords import PasswordBox
 
 __all__ = ["RunContext", "RunParams"]
 
@@ -66,5 +67,5 @@ class RunContext:
         (:mod:`usm_billing.passwords`)."""
         config = self.config
         if config.import_password_to_us_password or config.save_password_to_comment:
-            return PasswordBox.for_config(config)
+            return password_box_for(config)
         return None

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from usm_billing.passwords import PasswordBox
+from usm_billing.passwords import is_sealed
 from usm_billing.sync.batches import plan_group_edit
-from usm_billing.sync.changes import DEFERRED_CUSTOMER, SEALED, CustomerEdit
+from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerEdit
 from usm_billing.sync.customers import CustomerRules, diff_customers, limit_rows
 from usm_billing.tasks.results import CustomerResult
 from usm_billing.tasks.writes import Writes, audit, chunks
@@ -160,7 +160,6 @@ def _resolve(
     """Open the sealed values (:mod:`usm_billing.passwords`) and fill in the ids of parents
     created in this run, just before the request; a parent that could not be created
     leaves ``parent_id`` out."""
-    box: PasswordBox | None = None
     resolved: list[Item] = []
     for us_id, fields in items:
         if not any(isinstance(v, dict) for v in fields.values()):
@@ -168,10 +167,12 @@ def _resolve(
             continue
         out: dict[str, Any] = {}
         for key, value in fields.items():
-            if isinstance(value, dict) and SEALED in value:
-                box = box or PasswordBox.for_config(ctx.config)
+            if is_sealed(value):
                 try:
-                    out[key] = box.unseal(value, us_id)
+                    if ctx.passwords is None:
+                        msg = "a sealed value, but this config imports no passwords"
+                        raise ValueError(msg)
+                    out[key] = ctx.passwords.unseal(value, us_id)
                 except ValueError as err:
                     writes.fail(f"customer {uid_of.get(us_id, us_id)} {key}", err)
             elif isinstance(value, dict) and DEFERRED_CUSTOMER in value:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
-from usm_billing.sync.messages import BillingMessage, parse_messages
 from usm_billing.transport import KeyedApiHook
+from usm_billing.universal_api.messages import BillingMessage, parse_messages
 from usm_billing.universal_api.models import (
     BillingCity,
     BillingCustomer,

@@ -29,7 +29,7 @@ from usm_billing.userside.models import (
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 if TYPE_CHECKING:
-    from usm_billing.passwords import PasswordBox
+    from usm_billing.userside.models import PasswordDigests
 
 __all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
 
@@ -162,7 +162,7 @@ class UserSideHook(KeyedApiHook):
         billing_id: int,
         *,
         customer_id: str | None = None,
-        passwords: PasswordBox | None = None,
+        passwords: PasswordDigests | None = None,
         load_password: bool = False,
     ) -> dict[str, UsCustomer]:
         """The view of billing ``billing_id``. ``load_password`` asks for the stored

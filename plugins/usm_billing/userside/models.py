@@ -8,18 +8,15 @@ id, and carry UserSide's own id (``userside_id`` in old versions, ``erp_id`` in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from usm_billing.passwords import mask_comment
 from usm_billing.universal_api.payload import iter_items
-
-if TYPE_CHECKING:
-    from usm_billing.passwords import PasswordBox
 
 __all__ = [
     "NEW_CUSTOMER_NAME",
+    "PasswordDigests",
     "UsAddresses",
     "UsCity",
     "UsCustomer",
@@ -35,6 +32,19 @@ __all__ = [
 ]
 
 NEW_CUSTOMER_NAME = "_ run billing module again _"
+
+
+class PasswordDigests(Protocol):
+    """How a view row keeps passwords out of itself (a :class:`usm_billing.passwords.PasswordBox`
+    is one): the stored password, and the password part of a comment, only as digests."""
+
+    def digest(self, text: Any) -> str:
+        """A keyed digest of a stored password."""
+        ...
+
+    def mask_comment(self, comment: Any) -> Any:
+        """The comment with the password of its ``<br><b>pass: …</b>`` part as a digest."""
+        ...
 
 
 class UsSettings(BaseModel):
@@ -233,13 +243,13 @@ def _view_fields(value: Any) -> tuple[tuple[str, Any], ...]:
 
 
 def parse_view_row(
-    key: str, row: Any, *, passwords: PasswordBox | None = None
+    key: str, row: Any, *, passwords: PasswordDigests | None = None
 ) -> UsCustomer | None:
     """A view row, or ``None`` when it carries no UserSide id (it cannot be edited).
 
-    With ``passwords`` (a :class:`~usm_billing.passwords.PasswordBox`) the stored password,
-    and the password part of a ``<br><b>pass: …</b>`` comment, are kept only as digests;
-    without it the password is not kept at all."""
+    With ``passwords`` (:class:`PasswordDigests`) the stored password, and the password part
+    of a ``<br><b>pass: …</b>`` comment, are kept only as digests; without it the password
+    is not kept at all."""
     if not isinstance(row, dict):
         return None
     us_id = _us_id(row)
@@ -263,7 +273,7 @@ def parse_view_row(
         account_number=row.get("account_number"),
         comment=row.get("comment")
         if passwords is None
-        else mask_comment(row.get("comment"), passwords),
+        else passwords.mask_comment(row.get("comment")),
         balance=row.get("balance"),
         credit=row.get("credit"),
         discount=row.get("discount"),
