@@ -264,6 +264,7 @@ def diff_customer_step(
         catalogues=catalogues,
         customer_ids={k: c.us_id for k, c in view.items()},
         passwords=password_box(config),
+        tariff_ids=snapshot.tariffs.keys(),
     )
     customers = _row_limited(snapshot.customers, settings)
     changes = diff_customers(customers, view, rules, rejected=snapshot.rejected, only=only)
