@@ -152,8 +152,9 @@ CASES = [
         {"get_user_list": {"a": _customer("9"), "b": _customer("9")}},
         {},
         ERP_DATE,
-        "note: 2 customer(s) have tariff `9`, which get_tariff_list does not list",
-        id="3.13-unknown-tariff-is-a-note",
+        "note: 2 customer(s) have a tariff get_tariff_list does not list: `9` (2); the "
+        "import leaves those tariff links alone (contract §11): `a`, `b`",
+        id="11-unknown-tariff-is-a-note",
     ),
     pytest.param(
         {"get_user_list": {"a": _customer(state_id=8), "b": _customer()}},
@@ -218,6 +219,24 @@ def test_findings(overrides, settings, erp, finding) -> None:
     blocking = finding.startswith("blocking")
     assert report.exit_code == (1 if blocking else 0)
     assert report.verdict.startswith("NOT COMPATIBLE" if blocking else "COMPATIBLE")
+
+
+def test_unknown_tariffs_count_and_first_customer_ids() -> None:
+    """Contract §11: customers naming a tariff the billing's list lacks (uBilling's
+    ``*_NO_TARIFF_*`` marker, or a scheduled tariff) are counted and the first ids named."""
+    marker = "*_NO_TARIFF_*"
+    customers = {f"u{n}": _customer(marker) for n in range(7)}
+    customers["s"] = {**_customer(), "tariff": {"current": [{"id": "1"}], "new": [{"id": "8"}]}}
+    customers["ok"] = _customer()
+    report = _report({"get_user_list": customers}, ERP_DATE)
+    notes = [f.text for f in report.findings if "get_tariff_list does not list" in f.text]
+    assert notes == [
+        f"8 customer(s) have a tariff get_tariff_list does not list: `{marker}` (7), `8` (1); "
+        "the import leaves those tariff links alone (contract §11): "
+        "`s`, `u0`, `u1`, `u2`, `u3` and 3 more"
+    ]
+    assert report.exit_code == 0
+    assert f"note: {notes[0]}" in render(report)
 
 
 def test_record_errors_name_the_record_and_the_field() -> None:

@@ -34,8 +34,8 @@ def test_round_trip(tmp_path, make_path) -> None:
     assert cache.load() == {}
     cache.save({"812": ("abc", 5), "900": ("def", 0)})
     assert cache.load() == {"812": ("abc", 5), "900": ("def", 0)}
-    cache.save({"812": ["abc", 6]})
-    assert cache.load() == {"812": ["abc", 6]}
+    cache.save({"812": ("abc", 6)})
+    assert cache.load() == {"812": ("abc", 6)}
     stored = json.loads((tmp_path / "4" / "houses.json").read_text(encoding="utf-8"))
     assert stored == {"format": 1, "billing_id": 4, "houses": {"812": ["abc", 6]}}
     assert [p.name for p in (tmp_path / "4").iterdir()] == ["houses.json"]

@@ -629,8 +629,8 @@ class UserSideEmulator:
         rows: dict[str, Any] = {}
         for customer in self.state.customers_of(scope):
             key = norm_text_id(customer["billing_uid"]) if by_uid else str(customer["id"])
-            if wanted is not None and key not in wanted:
-                continue
+            if wanted is not None and str(customer["id"]) not in wanted:
+                continue  # customer_id is UserSide's own id, however the rows are keyed
             rows[key] = self._customer_view(customer, options)
         return rows
 

@@ -103,6 +103,7 @@ PROBES = ("get_system_information", "get_api_information", "get_supported_method
 FUNCTIONALS = ("work", "nomoney", "pause", "disable", "new", "stop")
 CLOCK_SKEW_WARNING_S = 300
 MAX_LISTED = 20
+UNKNOWN_TARIFF_LISTED = 5
 _ADDRESS = "addresses (read when UserSide's setting is_update_address=1)"
 _CORE_LISTS = ("get_tariff_list", "get_user_state_list", "get_user_list")
 #: other lists: (count label, record label)
@@ -509,6 +510,7 @@ def _validate_customers(
 ) -> None:
     usable = 0
     unknown_tariffs: Counter[str] = Counter()
+    unknown_tariff_customers: list[str] = []
     unknown_states: Counter[str] = Counter()
     for key, raw in iter_items(value):
         try:
@@ -518,18 +520,16 @@ def _validate_customers(
             continue
         usable += 1
         if tariffs is not None:
-            unknown_tariffs.update(t for t in customer.tariff_current if t not in tariffs)
+            named = {*customer.tariff_current, *(customer.tariff_new or ("",))[:1]}
+            missing = {t for t in named if t not in ("", None) and t not in tariffs}
+            unknown_tariffs.update(missing)
+            if missing:
+                unknown_tariff_customers.append(customer.id)
         if customer.state_id and states and customer.state_id not in states:
             unknown_states[customer.state_id] += 1
     check.counts["customers"] = usable
-    for tariff, count in sorted(unknown_tariffs.items()):
-        findings.append(
-            Finding(
-                "note",
-                f"{count} customer(s) have tariff `{tariff}`, which get_tariff_list does not "
-                "list (linked in UserSide as sent)",
-            )
-        )
+    if unknown_tariff_customers:
+        findings.append(_unknown_tariff_finding(unknown_tariffs, unknown_tariff_customers))
     for state, count in sorted(unknown_states.items()):
         findings.append(
             Finding(
@@ -546,6 +546,23 @@ def _validate_customers(
                 "anything (spec §4.4 Safety)",
             )
         )
+
+
+def _unknown_tariff_finding(tariffs: Counter[str], customers: list[str]) -> Finding:
+    """Customers naming a tariff (current or scheduled) the billing's tariff list lacks,
+    e.g. uBilling's ``*_NO_TARIFF_*`` marker: the import leaves that link alone (contract
+    §11), so their UserSide tariff stays as it is."""
+    ids = sorted(customers)
+    shown = ", ".join(f"`{uid}`" for uid in ids[:UNKNOWN_TARIFF_LISTED])
+    more = (
+        f" and {len(ids) - UNKNOWN_TARIFF_LISTED} more" if len(ids) > UNKNOWN_TARIFF_LISTED else ""
+    )
+    named = ", ".join(f"`{t}` ({n})" for t, n in sorted(tariffs.items()))
+    return Finding(
+        "note",
+        f"{len(ids)} customer(s) have a tariff get_tariff_list does not list: {named}; "
+        f"the import leaves those tariff links alone (contract §11): {shown}{more}",
+    )
 
 
 def build_report(

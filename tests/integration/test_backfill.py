@@ -183,5 +183,5 @@ def test_backfill_imports_its_window_once_and_a_second_backfill_nothing(backfill
 
     # a scheduled/manual run imports everything not sent yet, and only that
     [load] = [ti for ti in dag.test().get_task_instances() if ti.task_id == "load_messages"]
-    assert load.xcom_pull(task_ids="load_messages")["sent"] == 3
+    assert load.xcom_pull(task_ids="load_messages")["detail"]["sent"] == 3
     assert sent_messages(stack) == ["10", "11", "12", "13", "14", "15", "16"]

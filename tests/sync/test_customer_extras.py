@@ -10,6 +10,7 @@ from usm_billing.sync.customer_extras import (
     group_fields,
     mark_fields,
     service_fields,
+    service_step,
     tag_fields,
 )
 
@@ -80,35 +81,116 @@ def test_tags(billing, view, expected):
     assert tag_fields(billing, view, TAGS) == expected
 
 
-SERVICES = {"1": 31}
+SERVICES = {"1": 31, "2": 32}
+ONE = (("19.99", ""),)
+TWO = ONE * 2
+THREE = ONE * 3
 
 
 @pytest.mark.parametrize(
-    ("billing", "view", "expected"),
+    ("billing", "view", "expected", "again"),
     [
-        pytest.param({"1": (("19.99", ""),)}, {31: (("19.99", ""),)}, {}, id="4.4-service-equal"),
+        pytest.param({"1": ONE}, {31: ONE}, {}, False, id="4.4-service-equal"),
+        pytest.param({"1": ONE}, {31: ((19.99, None),)}, {}, False, id="1.3-service-equal-loose"),
         pytest.param(
-            {"1": (("19.99", ""),)},
+            {"1": ONE},
             {},
             {"service": {"31": 1}, "service_cost": {"31": "19.99"}},
-            id="5.2-service-added-with-cost",
+            True,
+            id="9.5-service-added-with-cost-then-again",
         ),
         pytest.param(
-            {"1": (("19.99", ""), ("19.99", ""))},
-            {31: (("19.99", ""),)},
+            {"1": THREE},
+            {},
             {"service": {"31": 1}, "service_cost": {"31": "19.99"}},
-            id="8-N10-second-instance-same-run",
+            True,
+            id="9.5-service-three-instances-one-step-each",
         ),
-        pytest.param({}, {31: (("5", ""),)}, {"service": {"31": -1}}, id="5.2-service-removed"),
+        pytest.param(
+            {"1": THREE},
+            {31: ONE},
+            {"service": {"31": 1}},
+            True,
+            id="9.5-service-three-instances-second-step",
+        ),
+        pytest.param(
+            {"1": THREE},
+            {31: TWO},
+            {"service": {"31": 1}},
+            True,
+            id="9.5-service-three-instances-last-add-still-again",
+        ),
+        pytest.param(
+            {"1": (("", ""),)},
+            {},
+            {"service": {"31": 1}},
+            True,
+            id="9.5-service-added-without-cost-or-comment",
+        ),
+        pytest.param(
+            {"1": (("25", "x"), ("25", "x"))},
+            {31: (("20", ""),)},
+            {"service": {"31": 1}, "service_cost": {"31": "25"}, "service_comment": {"31": "x"}},
+            True,
+            id="9.5-add-with-first-instance-cost-and-comment",
+        ),
+        pytest.param(
+            {}, {31: (("5", ""),)}, {"service": {"31": -1}}, False, id="9.5-last-instance-removed"
+        ),
+        pytest.param(
+            {},
+            {31: (("5", ""), ("5", ""))},
+            {"service": {"31": -1}},
+            True,
+            id="9.5-minus-1-may-remove-one-then-again",
+        ),
+        pytest.param(
+            {"1": (("25", "promo"),)},
+            {31: (("5", ""), ("5", ""), ("5", ""))},
+            {"service": {"31": -1}},
+            True,
+            id="9.5-minus-1-may-remove-all-cost-deferred-then-again",
+        ),
         pytest.param(
             {"1": (("25", "promo"),)},
             {31: (("19.99", ""),)},
             {"service_cost": {"31": "25"}, "service_comment": {"31": "promo"}},
-            id="5.2-cost-and-comment-updated",
+            False,
+            id="9.5-cost-and-comment-of-first-instance-final",
         ),
+        pytest.param(
+            {"1": (("25", "a"), ("25", "a"))},
+            {31: (("19", "a"), ("25", "a"))},
+            {"service_cost": {"31": "25"}},
+            False,
+            id="9.5-only-first-instance-compared",
+        ),
+        pytest.param(
+            {"1": (("25", ""), ("25", ""))},
+            {31: (("25", ""), ("0", "old"))},
+            {},
+            False,
+            id="9.5-strict-reading-converged-not-resent",
+        ),
+        pytest.param(
+            {"1": (("25", ""), ("30", ""))},
+            {31: (("25", ""), ("25", ""))},
+            {},
+            False,
+            id="9.5-lenient-reading-converged-not-resent-8-N10",
+        ),
+        pytest.param(
+            {"1": TWO, "2": ONE},
+            {32: TWO},
+            {"service": {"31": 1, "32": -1}, "service_cost": {"31": "19.99"}},
+            True,
+            id="9.5-one-step-per-service-in-one-entry",
+        ),
+        pytest.param({"7": ONE}, {}, {}, False, id="4.4-unmapped-billing-service-ignored"),
     ],
 )
-def test_services(billing, view, expected):
+def test_services(billing, view, expected, again):
+    assert service_step(billing, view, SERVICES) == (expected, again)
     assert service_fields(billing, view, SERVICES) == expected
 
 

@@ -152,10 +152,10 @@ ROWS = [
     ),
     # services (§4.4, contract §8 N10)
     row(
-        "4.4-service-added-with-cost",
+        "9.5-service-two-instances-first-step-adds-one-with-cost",
         billing(services=(("1", (("19.99", ""), ("19.99", ""))),)),
         view(),
-        {"service": {"31": 2}, "service_cost": {"31": "19.99"}, "crc_billing": CRC},
+        {"service": {"31": 1}, "service_cost": {"31": "19.99"}, "crc_billing": CRC},
         catalogues=CATALOGUES,
     ),
     row(

@@ -366,10 +366,10 @@ FIELD_ROWS = [
         {"add_tariff_id": ["17"], "crc_billing": CRC},
     ),
     row(
-        "5.2-tariff-multiset-duplicate-deleted",
+        "9.4-two-links-billing-wants-one-delete-all-then-again",
         billing(tariff_current=("17",)),
         view(tariff_current=("17", "17")),
-        {"delete_tariff_id": ["17"], "crc_billing": CRC},
+        {"delete_tariff_id": ["17", "17"], "crc_billing": CRC},
     ),
     row(
         "5.2-tariff-loose-equal-link-consumed",
@@ -975,6 +975,8 @@ def test_customer_changes_summary_counts_fields() -> None:
         "edit": 2,
         "not_in_billing": 1,
         "rejected": 0,
+        "unknown_tariff": 0,
+        "again": 0,
         "fields": {"balance": 1, "crc_billing": 3, "is_in_billing": 1, "login": 1, "name": 1},
     }
 

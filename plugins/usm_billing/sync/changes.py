@@ -81,7 +81,13 @@ class TariffChanges:
 @dataclass(frozen=True)
 class CustomerEdit:
     """``group_edit`` fields of one customer. ``us_id`` is ``None`` for a customer this run
-    creates: its UserSide id is known only after ``group_add``."""
+    creates: its UserSide id is known only after ``group_add``.
+
+    ``again``: this write is one step of a multi-step change; the load re-reads this
+    customer after it and writes the next step (the diff of the re-read view), until an
+    edit comes back without ``again``. Set by the tariff-link and service rules of
+    :mod:`usm_billing.sync.customers` when a UNKNOWN of contract §9.4/§9.5 leaves the
+    outcome of this step open (see ``_tariff_links`` and ``service_step``)."""
 
     billing_uid: str
     us_id: int | None
@@ -104,12 +110,19 @@ class CustomerEdit:
 
 @dataclass(frozen=True)
 class CustomerChanges:
-    """Customers to create, then the fields to write (creates included, in the same run)."""
+    """Customers to create, then the fields to write (creates included, in the same run).
+
+    ``unknown_tariffs``: ``(billing uid, tariff id)`` pairs, sorted, of customers whose
+    billing record names a tariff (current or scheduled) that the billing's own
+    ``get_tariff_list`` lacks (e.g. uBilling's ``*_NO_TARIFF_*`` marker). That link is
+    left alone, neither sent nor deleted (contract §11, §9.4); the rest of the customer is
+    written as usual."""
 
     creates: tuple[str, ...] = ()
     edits: tuple[CustomerEdit, ...] = ()
     not_in_billing: int = 0
     rejected: tuple[str, ...] = ()
+    unknown_tariffs: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -121,6 +134,8 @@ class CustomerChanges:
             "edit": sum(1 for e in self.edits if e.us_id is not None),
             "not_in_billing": self.not_in_billing,
             "rejected": len(self.rejected),
+            "unknown_tariff": len(self.unknown_tariffs),
+            "again": sum(1 for e in self.edits if e.again),
             "fields": _field_counts(self.edits),
         }
 

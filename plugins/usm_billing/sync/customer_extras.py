@@ -21,6 +21,7 @@ __all__ = [
     "group_fields",
     "mark_fields",
     "service_fields",
+    "service_step",
     "tag_fields",
 ]
 
@@ -79,9 +80,45 @@ def service_fields(
     view_services: Mapping[int, tuple[tuple[Any, Any], ...]],
     service_map: Mapping[str, int],
 ) -> dict[str, Any]:
-    """Service instances (§4.4): ``service {sid: n}`` adds n instances (negative removes),
-    ``service_cost``/``service_comment`` set the instances' cost and comment. Unlike the
-    PHP module, several instances converge in one run (contract §8 N10)."""
+    """The ``service``/``service_cost``/``service_comment`` fields of one step
+    (:func:`service_step` without its ``again`` flag)."""
+    return service_step(billing_services, view_services, service_map)[0]
+
+
+def service_step(
+    billing_services: Mapping[str, tuple[tuple[str, str], ...]],
+    view_services: Mapping[int, tuple[tuple[Any, Any], ...]],
+    service_map: Mapping[str, int],
+) -> tuple[dict[str, Any], bool]:
+    """Service instances (§4.4, contract §5.2 ``service`` row, §9.5, §11): the fields of
+    one step and whether the change needs another step after a re-read (``again``).
+
+    Only the protocol values are sent (§11): ``service {sid: 1}`` adds one instance,
+    ``service {sid: -1}`` removes. With ``m`` instances of ``sid`` in the view and ``k``
+    in the billing, one step sends ``1`` when ``k > m`` and ``-1`` when ``k < m``; several
+    instances take one step each.
+
+    ``again`` covers every reading of §9.5 — ``-1`` removes one instance *or* all of
+    them; the initial cost/comment of an added instance is unknown; ``service_cost`` and
+    ``service_comment`` of the same entry may apply before or after the add:
+
+    * ``k > m`` (an add): always ``again`` — the new instance's cost/comment, and where it
+      lands in the list, are known only after a re-read;
+    * ``k < m`` (a ``-1``): ``again`` unless ``k == 0 and m == 1`` (the one instance goes
+      under both readings). Otherwise "one" leaves ``m - 1`` and "all" leaves 0 (and
+      ``k > 0`` instances to add again): the re-read tells which;
+    * ``k == m``: never ``again`` (a cost/comment write is final under both readings).
+
+    ``service_cost``/``service_comment`` may set the first instance only (strict reading)
+    or every instance (lenient). What converges under both is the **first** instance, so
+    only the view's first instance is compared with the billing's first instance (cost
+    ``""`` = the billing does not manage the cost). A converged customer is never re-sent;
+    further billing instances with another cost than the first do not converge under the
+    strict reading and are not compared (contract §8 N10). Cost/comment are sent with an
+    add (compared with the view's first instance, or, with no instance yet, whenever the
+    billing has a value) and deferred past a ``-1`` step (which always has ``again`` when
+    instances remain wanted). Steps per service: at most ``max(m - k, k + 1) + 1`` writes.
+    """
     wanted: dict[int, tuple[tuple[str, str], ...]] = {}
     for billing_sid, instances in billing_services.items():
         if billing_sid in service_map and instances:
@@ -89,20 +126,31 @@ def service_fields(
     count: dict[str, int] = {}
     cost: dict[str, str] = {}
     comment: dict[str, str] = {}
+    again = False
     for sid in sorted(set(wanted) | set(view_services)):
         target = wanted.get(sid, ())
         current = view_services.get(sid, ())
-        if len(target) != len(current):
-            count[str(sid)] = len(target) - len(current)
+        if len(target) > len(current):
+            count[str(sid)] = 1
+            again = True
+        elif len(target) < len(current):
+            count[str(sid)] = -1
+            again = again or bool(target) or len(current) > 1
+            continue
         if not target:
             continue
         want_cost, want_comment = target[0]
-        adding = len(current) < len(target)
-        if want_cost != "" and (adding or any(not loose_equal(c, want_cost) for c, _ in current)):
+        if current:
+            have_cost, have_comment = current[0]
+            new_cost = want_cost != "" and not loose_equal(have_cost, want_cost)
+            new_comment = not loose_equal(
+                "" if have_comment is None else have_comment, want_comment
+            )
+        else:
+            new_cost, new_comment = want_cost != "", want_comment != ""
+        if new_cost:
             cost[str(sid)] = want_cost
-        if (adding and want_comment) or any(
-            not loose_equal("" if m is None else m, want_comment) for _, m in current
-        ):
+        if new_comment:
             comment[str(sid)] = want_comment
     fields: dict[str, Any] = {}
     if count:
@@ -111,7 +159,7 @@ def service_fields(
         fields["service_cost"] = cost
     if comment:
         fields["service_comment"] = comment
-    return fields
+    return fields, again
 
 
 def additional_fields(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pendulum
 
@@ -23,7 +23,7 @@ from usm_billing.sync.customer_extras import (
     additional_fields,
     group_fields,
     mark_fields,
-    service_fields,
+    service_step,
     tag_fields,
 )
 from usm_billing.sync.normalize import (
@@ -38,7 +38,7 @@ from usm_billing.sync.normalize import (
 from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from usm_billing.config import BillingConfig
     from usm_billing.passwords import PasswordBox
@@ -93,6 +93,9 @@ class CustomerRules:
     # passwords (§4.5): opened and digested only here, sent sealed (usm_billing.passwords)
     passwords: PasswordBox | None = None
     encode_password: bool = False
+    # the ids of the billing's own get_tariff_list; a customer's tariff not among them is
+    # left alone (contract §11). None: every id is taken as known.
+    tariff_ids: frozenset[str] | None = None
 
     @classmethod
     def build(
@@ -106,10 +109,13 @@ class CustomerRules:
         catalogues: Mapping[str, Any] | None = None,
         customer_ids: Mapping[str, int] | None = None,
         passwords: PasswordBox | None = None,
+        tariff_ids: Iterable[str] | None = None,
     ) -> CustomerRules:
         """Traffic is written only when UserSide enables it and its interval has elapsed;
         address fields only when UserSide's ``is_update_address=1``; groups, tags and
-        services only with ``catalogues`` (the catalogue load's result) saying so."""
+        services only with ``catalogues`` (the catalogue load's result) saying so; tariff
+        links only for ids in ``tariff_ids`` (the billing's ``get_tariff_list`` keys) when
+        given."""
         last = settings.date_traffic_update
         due = bool(settings.is_update_traffic) and (
             last == 0 or now_unix - last >= max(settings.date_traffic_update_interval, 0) * 60
@@ -132,6 +138,7 @@ class CustomerRules:
             customer_ids=dict(customer_ids or {}),
             passwords=passwords,
             encode_password=bool(settings.is_encode_customer_password),
+            tariff_ids=None if tariff_ids is None else frozenset(str(t) for t in tariff_ids),
         )
 
 
@@ -188,18 +195,41 @@ def _is_empty_date(value: Any) -> bool:
     return text == "" or text.startswith(("1970-01-01", "0000-00-00"))
 
 
-def _tariff_links(billing_ids: tuple[str, ...], view_ids: tuple[str, ...]) -> tuple[list, list]:
-    """Multiset diff: each billing id consumes one loose-equal view link."""
+def _tariff_links(
+    billing_ids: tuple[str, ...], view_ids: tuple[Any, ...]
+) -> tuple[list[str], list[Any], bool]:
+    """``(add_tariff_id, delete_tariff_id, again)`` of the tariff links (contract §5.2
+    ``tariff.current`` row, §9.4).
+
+    Ids are grouped by loose equality (each billing id consumes one loose-equal view link).
+    For an id with ``m`` view links and ``k`` billing links:
+
+    * ``k >= m``: add ``k - m`` (the same under every reading of §9.4);
+    * ``k < m``: delete **every** view link of that id, each as the view returned it
+      (``m`` elements; duplicates are protocol, §5.2). Whether one element removes one link
+      or every link of its id, that leaves 0 links; when ``k > 0`` the ``k`` links are added
+      by the next step (``again``: after the load re-reads the customer), never in the same
+      entry, whose order of deletes and adds is unknown.
+
+    Empty view ids are never deleted.
+    """
     remaining = list(view_ids)
-    add: list[str] = []
+    unmatched: list[str] = []
     for tariff_id in billing_ids:
         match = next((i for i, v in enumerate(remaining) if loose_equal(v, tariff_id)), None)
         if match is None:
-            add.append(tariff_id)
+            unmatched.append(tariff_id)
         else:
             remaining.pop(match)
-    delete = [v for v in remaining if v not in ("", None)]
-    return add, delete
+    surplus = [v for v in remaining if v not in ("", None)]
+
+    def in_surplus(value: Any) -> bool:
+        return any(loose_equal(value, s) for s in surplus)
+
+    delete = [v for v in view_ids if v not in ("", None) and in_surplus(v)]
+    add = [t for t in unmatched if not in_surplus(t)]
+    again = any(in_surplus(t) for t in billing_ids)
+    return add, delete, again
 
 
 def _phones(billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRules) -> dict:
@@ -237,8 +267,54 @@ def _activity(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules)
     return {"date_activity_inet": activity}
 
 
+class _Step(NamedTuple):
+    """One customer's write: its fields, whether it is one step of several (``again``,
+    see :class:`~usm_billing.sync.changes.CustomerEdit`) and the tariff ids the billing's
+    tariff list lacks (left alone)."""
+
+    fields: dict[str, Any]
+    again: bool
+    unknown_tariffs: tuple[str, ...]
+
+
+def _tariff_fields(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> _Step:
+    """``add_tariff_id``/``delete_tariff_id`` (:func:`_tariff_links`) and ``tariff_new_id``.
+
+    A tariff id the billing's own ``get_tariff_list`` lacks (``rules.tariff_ids``; e.g.
+    uBilling's ``*_NO_TARIFF_*`` marker) is never sent (contract §11, §9.4: UserSide may
+    refuse the whole entry or ignore the id): no add, no delete of a view link with that
+    id (loose equal), and a scheduled tariff with that id leaves ``tariff_new_id`` as it is.
+    """
+    known = rules.tariff_ids
+    unknown: list[str] = []
+    billing_ids, view_ids = customer.tariff_current, view.tariff_current
+    if known is not None:
+        unknown = sorted({t for t in billing_ids if t not in ("", None) and str(t) not in known})
+        billing_ids = tuple(t for t in billing_ids if t not in unknown)
+        view_ids = tuple(v for v in view_ids if not any(loose_equal(v, u) for u in unknown))
+    fields: dict[str, Any] = {}
+    add, delete, again = _tariff_links(billing_ids, view_ids)
+    if add:
+        fields["add_tariff_id"] = add
+    if delete:
+        fields["delete_tariff_id"] = delete
+    new_id, new_date = customer.tariff_new or ("", "")
+    if new_id and known is not None and str(new_id) not in known:
+        return _Step(fields, again, tuple(sorted({*unknown, new_id})))
+    view_new = "" if view.tariff_new_id is None else str(view.tariff_new_id)
+    if new_id.lower() != view_new.lower():
+        fields["tariff_new_id"] = f"{new_id}|{new_date or '1970-01-01'}"
+    return _Step(fields, again, tuple(unknown))
+
+
 def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
-    """The ``group_edit`` fields that bring ``view`` to ``customer`` (contract §5.2)."""
+    """The ``group_edit`` fields that bring ``view`` to ``customer`` (contract §5.2); with
+    several tariff links or service instances of one id to change, the fields of the
+    first step (see :func:`diff_customers`)."""
+    return _customer_step(customer, view, rules).fields
+
+
+def _customer_step(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> _Step:
     config = rules.config
     fields: dict[str, Any] = {}
 
@@ -274,15 +350,8 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
     state = state_for(customer.state_id, dict(rules.functional_by_state))
     if not loose_equal(state, 0 if view.state_id is None else view.state_id):
         fields["state_id"] = state
-    add, delete = _tariff_links(customer.tariff_current, view.tariff_current)
-    if add:
-        fields["add_tariff_id"] = add
-    if delete:
-        fields["delete_tariff_id"] = delete
-    new_id, new_date = customer.tariff_new or ("", "")
-    view_new = "" if view.tariff_new_id is None else str(view.tariff_new_id)
-    if new_id.lower() != view_new.lower():
-        fields["tariff_new_id"] = f"{new_id}|{new_date or '1970-01-01'}"
+    tariffs = _tariff_fields(customer, view, rules)
+    fields.update(tariffs.fields)
     number = escape_apostrophe(customer.agreement_number)
     if number:
         text("agreement_number", number, view.agreement_number)
@@ -306,7 +375,8 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
     fields.update(_activity(customer, view, rules))
     if rules.update_address:
         fields.update(address_fields(customer, view, house_map=rules.house_map, config=config))
-    fields.update(_extras(customer, view, rules))
+    extras, services_again = _extras(customer, view, rules)
+    fields.update(extras)
     if not config.skip_parent_link:
         fields.update(_parent(customer, view, rules))
     if config.import_password_to_us_password and customer.password and rules.passwords:
@@ -315,23 +385,28 @@ def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: Customer
         fields["is_in_billing"] = 1
     if any(key not in TYPICAL_FIELDS for key in fields):
         fields["crc_billing"] = customer.crc
-    return fields
+    return _Step(fields, tariffs.again or services_again, tariffs.unknown_tariffs)
 
 
-def _extras(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def _extras(
+    customer: BillingCustomer, view: UsCustomer, rules: CustomerRules
+) -> tuple[dict[str, Any], bool]:
     """Groups, tags, services (each only when the billing's catalogue is non-empty, §4.4),
-    additional data and marks (only the ids of the merge maps, §4.5)."""
+    additional data and marks (only the ids of the merge maps, §4.5); and whether the
+    services need another step (:func:`~usm_billing.sync.customer_extras.service_step`)."""
     config = rules.config
     fields: dict[str, Any] = {}
+    again = False
     if rules.groups_on:
         always = config.always_set_customer_group_id
         fields.update(group_fields(customer.groups, view.groups, rules.group_map, always=always))
     if rules.tags_on:
         fields.update(tag_fields(dict(customer.tags), view.tags, rules.tag_map))
     if rules.services_on:
-        fields.update(
-            service_fields(dict(customer.services), dict(view.services), rules.service_map)
+        services, again = service_step(
+            dict(customer.services), dict(view.services), rules.service_map
         )
+        fields.update(services)
     if config.additional_customer_data_merge:
         # the 3.14+ family reads `additional_customer_data`, else `additional_data` (§3.13)
         source = customer.additional_customer_data
@@ -356,7 +431,7 @@ def _extras(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -
         )
     if config.mark_merge:
         fields.update(mark_fields(customer.marks, view.marks, config.mark_merge))
-    return fields
+    return fields, again
 
 
 def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
@@ -435,19 +510,28 @@ def diff_customers(
     rejected: tuple[str, ...] = (),
     only: str | None = None,
 ) -> CustomerChanges:
-    """The customer change set; ``only`` restricts it to one billing customer id."""
+    """The customer change set; ``only`` restricts it to one billing customer id.
+
+    An edit with ``again`` is the first step of a change that needs several (tariff links
+    and service instances, contract §9.4/§9.5): the load writes it, re-reads the customer,
+    and writes ``diff_customers(…, only=uid)`` of the new view, until no ``again``.
+    ``unknown_tariffs`` lists the ``(uid, tariff id)`` pairs left alone (:func:`_tariff_fields`).
+    """
     creates: list[str] = []
     edits: list[CustomerEdit] = []
+    unknown: set[tuple[str, str]] = set()
     for uid in sorted(billing) if only is None else [only] if only in billing else []:
         view = userside.get(uid)
         if view is None:
             creates.append(uid)
-            fields = customer_fields(billing[uid], new_customer_view(uid), rules)
-            edits.append(CustomerEdit(uid, None, fields, {}))
-            continue
-        fields = customer_fields(billing[uid], view, rules)
-        if fields:
-            edits.append(CustomerEdit(uid, view.us_id, fields, _previous(view, fields)))
+            step = _customer_step(billing[uid], new_customer_view(uid), rules)
+            edits.append(CustomerEdit(uid, None, step.fields, {}, step.again))
+        else:
+            step = _customer_step(billing[uid], view, rules)
+            if step.fields:
+                previous = _previous(view, step.fields)
+                edits.append(CustomerEdit(uid, view.us_id, step.fields, previous, step.again))
+        unknown.update((uid, str(tariff)) for tariff in step.unknown_tariffs)
     skip = set(rejected)
     vanished = 0
     if only is None:
@@ -464,4 +548,6 @@ def diff_customers(
                     {"is_in_billing": view.is_in_billing},
                 )
             )
-    return CustomerChanges(tuple(creates), tuple(edits), vanished, tuple(sorted(skip)))
+    return CustomerChanges(
+        tuple(creates), tuple(edits), vanished, tuple(sorted(skip)), tuple(sorted(unknown))
+    )

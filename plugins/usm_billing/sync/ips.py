@@ -138,12 +138,15 @@ def ip_fields(
 ) -> tuple[dict[str, Any], int]:
     """(``group_edit`` IP keys, number of view bindings kept only by a flag).
 
-    ``entries`` is ``None`` when the billing record has no ``ip_mac`` at all.
+    ``entries`` is ``None`` when the billing record has no ``ip_mac`` at all. Keys are
+    numbered from 1 within the customer entry, each kind on its own counter
+    (``add_ip1``, ``add_ip2``, …, ``ip_change_mac1``, …, ``delete_ip1``, …; contract §11:
+    ``add_ip0`` is never sent by the module and a UserSide may ignore or refuse it).
     """
     billing = {} if entries is None else billing_bindings(entries, rules)
     fields: dict[str, Any] = {}
     adds = [ip for ip in sorted(billing) if ip not in current]
-    for n, ip in enumerate(adds):
+    for n, ip in enumerate(adds, start=1):
         fields[f"add_ip{n}"] = f"{ip},{billing[ip]}"
     if rules.update_mac:
         changes = [
@@ -151,7 +154,7 @@ def ip_fields(
             for ip in sorted(billing)
             if ip in current and billing[ip] and billing[ip] != _text(current[ip])
         ]
-        for n, ip in enumerate(changes):
+        for n, ip in enumerate(changes, start=1):
             fields[f"ip_change_mac{n}"] = f"{ip},{billing[ip]}"
     kept = 0
     deletes = []
@@ -162,7 +165,7 @@ def ip_fields(
             kept += 1
         else:
             deletes.append(ip)
-    for n, ip in enumerate(deletes):
+    for n, ip in enumerate(deletes, start=1):
         fields[f"delete_ip{n}"] = ip
     return fields, kept
 

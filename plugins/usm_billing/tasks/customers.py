@@ -77,6 +77,7 @@ def _rules(
         ),
         customer_ids={k: c.us_id for k, c in userside.customers.items()},
         passwords=ctx.passwords,
+        tariff_ids=billing.tariffs.keys(),
     )
 
 
