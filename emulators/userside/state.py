@@ -173,6 +173,8 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
+from .address_keys import compose_house_number
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "UserSideState",
@@ -260,22 +262,6 @@ def match_name(value: Any) -> str:
     return _SPACES_RE.sub(" ", norm_text_id(value)).strip().casefold()
 
 
-def compose_house_number(number: Any, block: Any) -> str:
-    """Composed house number (state.py item 8).
-
-    ``number`` + (``-`` if block is numeric else space) + ``block``; a leading ``0-``/``0 ``
-    is dropped.
-    """
-    num = norm_text_id(number).strip()
-    blk = norm_text_id(block).strip()
-    composed = num
-    if blk:
-        composed = num + ("-" if blk.isdigit() else " ") + blk
-    if composed.startswith(("0-", "0 ")):
-        composed = composed[2:]
-    return composed
-
-
 def new_customer_record(us_id: int, billing_id: str, billing_uid: str, name: Any) -> dict[str, Any]:
     """A freshly created customer (defaults: see "Choices for UNKNOWNs", item 3)."""
     return {
@@ -349,7 +335,7 @@ def _empty_data() -> dict[str, Any]:
     data: dict[str, Any] = {
         "format": STATE_FORMAT,
         "counters": dict.fromkeys(_COUNTER_KINDS, 0),
-        "stats": {"mutations": 0, "requests": 0, "writes": 0},
+        "stats": {"mutations": 0, "requests": 0, "writes": 0, "posts": 0, "refusals": {}},
     }
     for section in _SECTIONS:
         data[section] = {}
@@ -415,7 +401,7 @@ class UserSideState:
     def _merge_loaded(self, raw: dict[str, Any]) -> None:
         for key, value in raw.items():
             if key in ("counters", "stats") and isinstance(value, dict):
-                self.data[key].update(value)
+                self.data[key].update(copy.deepcopy(value))
             else:
                 self.data[key] = copy.deepcopy(value)
         # Counters never fall behind the ids already present (hand-written seed files).
@@ -462,9 +448,7 @@ class UserSideState:
             )
         self._house_idx: dict[tuple[int, str], str] = {}
         for hid, house in sorted(self.data["houses"].items(), key=lambda kv: _sort_key(kv[0])):
-            number = house.get("full_number")
-            if number is None:
-                number = compose_house_number(house.get("number"), house.get("block"))
+            number = compose_house_number(house.get("number"), house.get("block"))
             self._house_idx.setdefault((int(house.get("street_id", 0)), match_name(number)), hid)
 
     # ----------------------------------------------------------------- counters
@@ -475,8 +459,8 @@ class UserSideState:
         return counters[kind]
 
     @property
-    def stats(self) -> dict[str, int]:
-        """The live ``{"mutations", "requests", "writes"}`` counters."""
+    def stats(self) -> dict[str, Any]:
+        """The live counters (``mutations``, ``requests``, ``writes``, ``posts``, ``refusals``)."""
         return self.data["stats"]
 
     def count(self, name: str, n: int = 1) -> None:
