@@ -17,8 +17,9 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from .checks import check_entry
 from .common import ApiError, Refusal, as_pairs, is_scalar, json_param, required, types_differ
-from .entries import EntryRefused, apply_entry, check_entry, parse_entry, refuse
+from .entries import EntryRefused, apply_entry, parse_entry, refuse
 from .state import norm_text_id
 
 if TYPE_CHECKING:

@@ -2,8 +2,9 @@
 
 :func:`parse_entry` turns the entry's keys into operations or refuses the entry (unknown
 key, malformed value; in ``strict`` also ``add_ip0``, gaps in ``add_ip{N}`` numbering,
-``service`` other than 1/-1, ...).  :func:`check_entry` (``strict`` only) refuses an entry
-that does not fit the customer's stored state.  :func:`apply_entry` applies the operations.
+``service`` other than 1/-1, ...).  :func:`~emulators.userside.checks.check_entry` (``strict``
+only) refuses an entry that does not fit the customer's stored state.
+:func:`apply_entry` applies the operations.
 
 The order inside one entry is fixed: scalar keys, phones, tariff deletions then additions,
 the scheduled tariff, ``delete_ip*`` then ``add_ip*`` then ``ip_change_mac*`` (each by
@@ -17,7 +18,7 @@ and ``service`` 1 + ``service_cost`` of the same service in one entry is allowed
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from .common import (
     INT_RE,
@@ -31,12 +32,12 @@ from .common import (
     utc_date,
     valid_soft_number,
 )
-from .state import norm_billing_id, norm_text_id, utc_now
+from .state import norm_text_id, utc_now
 
 if TYPE_CHECKING:
     from .handler import UserSideEmulator
 
-__all__ = ["EntryRefused", "apply_entry", "check_entry", "parse_entry"]
+__all__ = ["EntryRefused", "apply_entry", "is_removal", "parse_entry", "refuse"]
 
 _IP_MAC_RE = re.compile(r"^(-1|\d+),([0-9a-f]{12})?$")
 _SUFFIX_KEY_RE = re.compile(r"^(add_ip|ip_change_mac|delete_ip)(\d+)$")
@@ -248,96 +249,8 @@ def _parse_map(key: str, value: Any, strict: bool, bad: Any) -> list[tuple[str, 
     return clean
 
 
-def _is_removal(value: Any) -> bool:
+def is_removal(value: Any) -> bool:
     return is_numeric(value) and number_value(value) == -1
-
-
-# --------------------------------------------------------------------------- strict check
-def check_entry(
-    em: UserSideEmulator, cid: str, c: dict[str, Any], ops: dict, ip_owner: dict[str, str]
-) -> None:
-    """Strict: refuse an entry that does not fit the stored state (raises EntryRefused).
-
-    ``ip_owner`` maps every bound ip (except the MAC-only ``-1``) to its US customer id.
-    """
-    state = em.state
-    bid = c.get("billing_id")
-
-    def no(key: str, reason: str, why: str) -> NoReturn:
-        raise refuse(cid, c, key, reason, why)
-
-    links = {norm_text_id(t) for t in c.get("tariff_current", [])}
-    for tid in ops["tariff_delete"]:
-        if norm_text_id(tid) not in links:
-            no("delete_tariff_id", "not_present", f"customer has no tariff {tid!r}")
-    for tid in ops["tariff_add"]:
-        if state.find_tariff(bid, tid) is None:
-            no("add_tariff_id", "unknown_tariff", f"billing {bid} has no tariff {tid!r}")
-    if ops["tariff_new"] is not None and ops["tariff_new"][0] != "":
-        tid = ops["tariff_new"][0]
-        if state.find_tariff(bid, tid) is None:
-            no("tariff_new_id", "unknown_tariff", f"billing {bid} has no tariff {tid!r}")
-    bound = set(c.get("ip_mac", {}))
-    for _, ip, key in sorted(ops["ip_delete"]):
-        if ip not in bound:
-            no(key, "not_present", f"ip {ip} is not bound to this customer")
-        bound.discard(ip)
-    for _, ip, _mac, key in sorted(ops["ip_add"]):
-        text = str(ip)
-        if text in bound:
-            no(key, "ip_bound", f"ip {ip} is already bound to this customer")
-        owner = ip_owner.get(text)
-        if ip != -1 and owner is not None and owner != str(c["id"]):
-            no(key, "ip_bound", f"ip {ip} is already bound to customer {owner}")
-        bound.add(text)
-    for _, ip, _mac, key in sorted(ops["ip_change"]):
-        if str(ip) not in bound:
-            no(key, "not_present", f"ip {ip} is not bound to this customer")
-    maps = ops["maps"]
-    groups = set(c.get("group", {}))
-    removals = [("delete_group_id", g) for g, _ in maps.get("delete_group_id", [])]
-    removals += [("group", g) for g, v in maps.get("group", []) if _is_removal(v)]
-    additions = [("add_group_id", g) for g, _ in maps.get("add_group_id", [])]
-    additions += [("group", g) for g, v in maps.get("group", []) if not _is_removal(v)]
-    for key, gid in removals:
-        if gid not in groups:
-            no(key, "not_present", f"customer is not in group {gid}")
-    removed = {g for _, g in removals}
-    for key, gid in additions:
-        if gid in removed:
-            no(key, "conflict", f"group {gid} is both added and removed")
-        if gid not in state.data["groups"]:
-            no(key, "unknown_id", f"no such US group id {gid}")
-    tags = c.get("tag", {})
-    for tid, value in maps.get("tag", []):
-        if _is_removal(value):
-            if tid not in tags:
-                no("tag", "not_present", f"customer has no tag {tid}")
-        elif tid not in state.data["tags"]:
-            no("tag", "unknown_id", f"no such US tag id {tid}")
-    for mid, value in maps.get("mark", []):
-        if _is_removal(value) and mid not in c.get("mark", {}):
-            no("mark", "not_present", f"customer has no mark {mid}")
-    held = {sid: len(v) for sid, v in c.get("service", {}).items()}
-    for sid, value in maps.get("service", []):
-        if _is_removal(value):
-            if not held.get(sid):
-                no("service", "not_present", f"customer has no service {sid}")
-            held[sid] = 0
-        else:
-            service = state.data["services"].get(sid)
-            if service is None or norm_billing_id(service.get("billing_id")) != norm_billing_id(
-                bid
-            ):
-                no("service", "unknown_id", f"billing {bid} has no US service id {sid}")
-            held[sid] = held.get(sid, 0) + 1
-    for key in ("service_cost", "service_comment"):
-        for sid, _ in maps.get(key, []):
-            if not held.get(sid):
-                no(key, "not_present", f"customer has no service {sid}")
-    for sid, _ in maps.get("commutation_switch", []):
-        if sid not in state.data["switches"]:
-            no("commutation_switch", "unknown_id", f"no such US switch id {sid}")
 
 
 # --------------------------------------------------------------------------- apply
@@ -404,7 +317,7 @@ def _apply_maps(em: UserSideEmulator, c: dict[str, Any], maps: dict[str, Any]) -
         groups.setdefault(gid, 1)
     tags = c.setdefault("tag", {})
     for tid, value in maps.get("tag", []):
-        if _is_removal(value):
+        if is_removal(value):
             tags.pop(tid, None)
         elif tid not in tags:
             date = value if isinstance(value, str) and not is_numeric(value) else utc_now()
