@@ -1,8 +1,11 @@
 """UserSide emulator: a stand-alone HTTP server on 127.0.0.1 that stands in for UserSide.
 
-Modules: ``state`` (data model, persistence, choices for UNKNOWNs), ``phpjson`` (PHP-shaped
-JSON), ``handler`` (request -> response core), ``faults`` (seeded fault injection),
-``server`` (HTTP server), ``__main__`` (CLI).
+Modules: ``state`` (data model, persistence, choices for UNKNOWNs per profile), ``phpjson``
+(PHP-shaped JSON), ``handler`` (router, control endpoints, counters), ``reads`` (``cat=module``
+reads), ``customers`` + ``entries`` + ``checks`` (customer writes, strict checks),
+``addresses`` + ``address_keys`` (address writes, house-list key), ``catalogues`` (tariffs,
+services), ``common`` (errors, refusal reasons, decoding), ``faults`` (seeded fault
+injection), ``server`` (HTTP server), ``__main__`` (CLI).
 """
 
 from .faults import Faults

@@ -1,8 +1,11 @@
 """Run the UserSide emulator as a stand-alone server.
 
 ``python -m emulators.userside --port PORT --state FILE [--casing old|new] [--key KEY]
-[--settings JSON_FILE] [--fail-rate R --fail-seed S] [--timeout-s T] [--latency-ms N]
-[--fail-action NAME ...]``
+[--profile lenient|strict] [--settings JSON_FILE] [--fail-rate R --fail-seed S]
+[--timeout-s T] [--latency-ms N] [--fail-action NAME ...] [--lose-reply-action NAME ...]``
+
+``--profile`` picks the choices for the contract's UNKNOWNs (``lenient``, the default, or
+``strict``: the harsh reading of each; see ``emulators/userside/state.py``).
 
 Loads the state from FILE when it exists (else starts empty), merges the optional settings
 file ``{"<billing_id>": {...get_settings data...}}``, prints exactly one line
@@ -23,6 +26,8 @@ Fault injection (``api.php`` requests only; details in ``emulators/userside/faul
                       applied; NAME is ``cat.action`` (``customer.group_edit``,
                       ``tariff.add``, ``usm_billing.set_start_info``), ``module.<request>``
                       for a read, or the part after the dot alone.
+``--lose-reply-action NAME``  repeatable: every request of that call is applied, then
+                      the connection is closed without a reply (a lost reply after apply).
 
 Counts by kind are in ``GET /_emulator/stats`` (``faults_injected``); ``GET
 /_emulator/faults`` lists every injected fault, ``POST /_emulator/faults`` changes the
@@ -60,6 +65,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--casing", choices=("old", "new"), default="new", help="reply key casing")
     parser.add_argument("--key", default=None, help="API key every api.php request must carry")
     parser.add_argument(
+        "--profile",
+        choices=("lenient", "strict"),
+        default="lenient",
+        help="choices for the contract's UNKNOWNs (default lenient)",
+    )
+    parser.add_argument(
         "--settings", default=None, help='JSON file {"<billing_id>": {get_settings data}}'
     )
     faults = parser.add_argument_group("fault injection (api.php requests)")
@@ -89,6 +100,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="NAME",
         help="repeatable: every request of this call answers HTTP 500 (customer.group_edit)",
+    )
+    faults.add_argument(
+        "--lose-reply-action",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="repeatable: every request of this call is applied, then its reply is lost",
     )
     args = parser.parse_args(argv)
     if not 0.0 <= args.fail_rate <= 1.0:
@@ -120,9 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout_s,
         latency_ms=args.latency_ms,
         fail_actions=frozenset(args.fail_action),
+        lose_reply_actions=frozenset(args.lose_reply_action),
     )
     emulator = UserSideEmulator(
-        state, casing=args.casing, key=args.key, state_path=args.state, faults=faults
+        state,
+        casing=args.casing,
+        key=args.key,
+        state_path=args.state,
+        faults=faults,
+        profile=args.profile,
     )
     with emulator.lock:
         state.save(args.state)

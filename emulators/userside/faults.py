@@ -20,12 +20,17 @@ Kinds (the names counted in ``GET /_emulator/stats`` → ``faults_injected``):
 ``fail_action``
     the call is named by ``fail_actions``: HTTP 500, nothing applied, on every request.
 
+A call named by ``lose_reply_actions`` gets a ``reply_lost`` fault on every request (the
+write is applied, then the connection is closed without a reply): a lost reply after apply,
+per action, counted under ``reply_lost``.
+
 Determinism: ``api.php`` requests are numbered k = 1, 2, ... in arrival order.  Whether
 request k gets a fault, which kind and which variant (500 or 503; close or 502) depends
 only on ``(seed, k)`` (a SHA-256 of both), so a sequential client sees the same faults on
 every run with the same seed.  ``rate`` is the probability of a fault per request; the
 three kinds are equally likely.  ``fail_actions`` wins over the rate: such a request is
-always a ``fail_action`` fault (its number k is still consumed).  Numbering starts at the
+always a ``fail_action`` fault (its number k is still consumed); ``lose_reply_actions``
+wins over the rate likewise (``fail_actions`` first).  Numbering starts at the
 emulator's start, at ``POST /_emulator/reset`` and at ``POST /_emulator/faults``.  With
 concurrent clients the arrival order, hence k, can vary between runs.
 
@@ -96,6 +101,7 @@ class Faults:
     :param timeout_s: how long a ``timeout`` fault holds the request before closing it.
     :param latency_ms: delay added before every ``api.php`` request.
     :param fail_actions: calls that always answer HTTP 500 (``customer.group_edit``, ...).
+    :param lose_reply_actions: calls that are always applied and then lose their reply.
     """
 
     rate: float = 0.0
@@ -103,6 +109,7 @@ class Faults:
     timeout_s: float = 30.0
     latency_ms: float = 0.0
     fail_actions: frozenset[str] = frozenset()
+    lose_reply_actions: frozenset[str] = frozenset()
     requests: int = field(default=0, init=False)
     injected: dict[str, int] = field(init=False)
     #: The last 10,000 injected faults, oldest first.
@@ -118,6 +125,7 @@ class Faults:
             raise ValueError(msg)
         self.rate = float(self.rate)
         self.fail_actions = frozenset(self.fail_actions)
+        self.lose_reply_actions = frozenset(self.lose_reply_actions)
         self.injected = dict.fromkeys(FAULT_KINDS, 0)
 
     def reset(self) -> None:
@@ -142,11 +150,9 @@ class Faults:
             return kind, NO_REPLY
         return kind, (NO_REPLY, 502)[variant]
 
-    def _matches(self, call: str) -> bool:
-        if call in self.fail_actions:
-            return True
-        short = call.partition(".")[2]
-        return short in self.fail_actions
+    @staticmethod
+    def _matches(call: str, names: frozenset[str]) -> bool:
+        return call in names or call.partition(".")[2] in names
 
     def next(self, params: Callable[[], dict[str, str]]) -> Fault | None:
         """Number the next request and return its fault, if any (callers hold the lock).
@@ -156,9 +162,12 @@ class Faults:
         """
         self.requests += 1
         k = self.requests
-        call = call_name(params()) if self.fail_actions else None
-        if call is not None and self._matches(call):
+        named = self.fail_actions or self.lose_reply_actions
+        call = call_name(params()) if named else None
+        if call is not None and self._matches(call, self.fail_actions):
             fault = Fault(k, "fail_action", 500, call)
+        elif call is not None and self._matches(call, self.lose_reply_actions):
+            fault = Fault(k, "reply_lost", NO_REPLY, call)
         else:
             drawn = self.draw_for(k)
             if drawn is None:
@@ -185,6 +194,7 @@ class Faults:
             "timeout_s": self.timeout_s,
             "latency_ms": self.latency_ms,
             "fail_actions": sorted(self.fail_actions),
+            "lose_reply_actions": sorted(self.lose_reply_actions),
             "requests": self.requests,
             "faults_injected": dict(self.injected),
             "events": [[f.k, f.call, f.kind, f.status] for f in self.events],
@@ -196,15 +206,17 @@ class Faults:
         if not isinstance(value, dict):
             msg = "body must be a JSON object"
             raise ValueError(msg)
-        allowed = {"rate", "seed", "timeout_s", "latency_ms", "fail_actions"}
+        allowed = {"rate", "seed", "timeout_s", "latency_ms", "fail_actions", "lose_reply_actions"}
         unknown = sorted(set(value) - allowed)
         if unknown:
             msg = f"unknown fault settings {unknown}; allowed: {sorted(allowed)}"
             raise ValueError(msg)
         actions = value.get("fail_actions", [])
-        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
-            msg = "fail_actions must be a list of call names"
-            raise ValueError(msg)
+        lost = value.get("lose_reply_actions", [])
+        for name, names in (("fail_actions", actions), ("lose_reply_actions", lost)):
+            if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
+                msg = f"{name} must be a list of call names"
+                raise ValueError(msg)
         try:
             return cls(
                 rate=float(value.get("rate", 0.0)),
@@ -212,6 +224,7 @@ class Faults:
                 timeout_s=float(value.get("timeout_s", 30.0)),
                 latency_ms=float(value.get("latency_ms", 0.0)),
                 fail_actions=frozenset(actions),
+                lose_reply_actions=frozenset(lost),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(str(exc)) from None

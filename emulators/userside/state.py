@@ -5,8 +5,8 @@ The state is one JSON document (``UserSideState.data``) with these sections:
 ``counters``  next-id counters (``customer``, ``tariff``, ``service``, ``group``, ``tag``,
               ``city``, ``street``, ``house``, ``message``); every US id is allocated
               from them, so ids survive a save/load and are never reused.
-``stats``     ``mutations`` (requests that changed UserSide data), ``requests`` (all
-              ``api.php`` requests), ``writes`` (``api.php`` POSTs other than lifecycle).
+``stats``     ``mutations``, ``requests``, ``writes``, ``posts`` and ``refusals`` (by
+              reason); what each counts: docstring of ``emulators/userside/handler.py``.
 ``settings``  per billing id, the stored overrides of ``usm_billing get_settings``.
 ``tariffs``   US tariff id -> tariff (bound to ``billing_id`` + ``billing_tariff_id``).
 ``customers`` US customer id -> customer (bound to ``billing_id`` + ``billing_uid``).
@@ -25,6 +25,79 @@ always strings, so every id used as a key is its decimal string.
 Choices for UNKNOWNs
 --------------------
 Numbers refer to ``userside-emulator-contract.md`` §9 where the contract lists the UNKNOWN.
+The emulator has two profiles (``UserSideEmulator(profile=...)``, ``--profile``,
+``POST /_emulator/profile``): ``lenient`` (default; the detailed items 1-24 below) and
+``strict``, the harsh reading of every UNKNOWN on which convergence can depend (contract
+§12).  Side by side ("=" = same as lenient; "refused" = HTTP 400 naming the customer, key
+and reason, no ``Count``; in strict the other customers of the request ARE applied, in
+lenient nothing of the request is):
+
+======  ==========================  ===============================  =============================
+§9      UNKNOWN                     lenient                          strict
+======  ==========================  ===============================  =============================
+9.1     empty view / empty map      ``[]`` (PHP empty array)         ``{}`` (lists stay ``[]``)
+9.2     normalisation               none, verbatim                   = (a normalising UserSide
+                                                                     would defeat the PHP core too)
+9.3     group_add of an existing    no-op, counted in ``Count``      refused for that customer
+        (billing, uid); defaults                                     (``already_exists``); new
+                                                                     ones created; defaults =
+9.4     add_tariff_id/tariff_new_id accepted, listed back            refused (``unknown_tariff``)
+        with no tariff of the
+        customer's billing
+9.4     delete_tariff_id            removes ONE link per element;    removes EVERY link of the id;
+                                    unknown id ignored               id not linked: refused
+                                                                     (``not_present``); repeated
+                                                                     ids accepted
+9.4     multiset of links           yes                              = (yes)
+9.5     service value               any integer n: adds n / removes  only 1 or -1, else refused
+                                    |n| instances                    (``service_value``)
+9.5     service -1                  removes ONE instance (last);     removes EVERY instance;
+                                    none held: ignored               none held: refused
+9.5     service_cost/_comment       every instance; none: ignored    FIRST instance only; none
+                                                                     held: refused
+9.5     initial cost of an instance catalogue cost                   0
+9.6     group precedence / single   removals first, multi-group;     multi-group; a removal of a
+        vs multi-group              unknown ids accepted             group not held, a gid added
+                                                                     and removed in one entry,
+                                                                     an unknown group id: refused
+9.7     src=billing; traffic moves  ignored; not moved               = (not moving is the harsh
+        date_traffic_update                                          one: the importer must find
+                                                                     traffic equal)
+9.8     system_operation, times,    logged/ignored; compare_house    =
+        billing_crc_id, updates     never updates a house
+9.9     MAC-only key; re-binding    ``-1``; add_ip of a bound ip     ``-1``; add_ip of an ip bound
+                                    replaces its MAC; change/delete  to this or another customer
+                                    of an unbound ip ignored         (``-1``: this one only), and
+                                                                     change/delete of an unbound
+                                                                     ip: refused
+9.10    house-list key recipe       item 10 (contract §4.6)          =
+9.11    phone interior slots        kept (empty slots listed)        compacted: only non-empty
+                                                                     slots, in slot order
+9.11    multi-address email         ONE entry                        one entry per address (split
+                                                                     at ``,``)
+9.11    date formats                verbatim                         =
+9.12    activity moving backwards   overwritten                      an older value is ignored
+9.13    version, error bodies       any version; bodies item 13      =
+9.14    PHP version                 n/a (never ``""`` for numbers)   =
+§11     add_ip0/ip_change_mac0/     accepted                         refused (``ip_numbering``),
+        delete_ip0; gaps in 1..n                                     also a gap or leading zero
+--      unknown key, malformed      whole request refused            refused for that customer
+        value                                                        only
+--      module never sends it       accepted                         refused: ``tariff_new_id``
+                                                                     without ``|``,
+                                                                     ``ip_change_mac`` without a
+                                                                     MAC, ``mark`` other than
+                                                                     1/-1, tag/service/switch id
+                                                                     unknown, tag/mark removal
+                                                                     not held
+======  ==========================  ===============================  =============================
+
+Strict checks judge each customer entry against the state before that entry (including the
+entries of the same request applied before it), seen through the entry's own earlier
+operations (``emulators/userside/entries.py``).  Refusal reasons are listed in
+``emulators/userside/common.py`` (``REASONS``) and counted in ``GET /_emulator/stats``.
+
+Lenient, in detail:
 
 1. (§9.1) Empty views: ``get_tariff_list``/``get_user_list`` (and every other map reply)
    with no rows answer HTTP 200 with ``[]`` -- the PHP ``json_encode`` of an empty array,
@@ -79,8 +152,9 @@ Numbers refer to ``userside-emulator-contract.md`` §9 where the contract lists 
    house).  Matching in ``compare_house`` is by names compared after trimming,
    collapsing runs of spaces and case-folding: city by name (an empty city name means
    the city ``-``), street by (city, name), house by (street, composed number) where
-   composed number = ``number`` + (``-`` if ``block`` is all digits else a space) +
-   ``block`` (block empty: ``number`` alone) with a leading ``0-``/``0 `` dropped.
+   composed number = ``number`` + (``-`` if ``block`` is numeric, PHP ``is_numeric``,
+   else a space) + ``block`` (block empty: ``number`` alone; values as stored, not
+   trimmed) with a leading ``0-``/``0 `` dropped (contract §4.6, ``address_keys.py``).
    Province/district are stored on a city and area on a house only at creation and are
    not part of the match.  The ``"-1"`` entry of the reply holds lists of the names
    created in that request (``city``, ``street``, ``house`` = composed number); it is
@@ -93,8 +167,11 @@ Numbers refer to ``userside-emulator-contract.md`` §9 where the contract lists 
    numeric order of the suffix ``N``).  Entry shape ``{"ip": <int>, "mac": <as sent>}``.
 10. (§9.10) ``get_house_list&is_id_address=3`` key = md5 of the Unicode-upper-cased
    ``"City, Street, Number"`` after ``'`` -> ``&#039;``, ``/`` -> ``-`` and
-   transliteration of accented Latin letters (Cyrillic untouched); Number is the composed
-   number of item 8, left out (with its ``", "``) when empty or ``0``.
+   transliteration of accented Latin letters (a letter with a diacritic, decomposable by
+   NFKD or fused like a stroke, becomes its base letter; ``ß``/``æ``/``œ``/``þ``/``ð``
+   and every other script are kept; details in ``address_keys.py``); City is ``-`` when
+   empty; Number is the composed number of item 8, left out (with its ``", "``) when
+   empty or ``0``.
    ``get_city_list&is_id_address=1`` is keyed by the stored city name,
    ``get_street_list&is_id_address=2`` by ``"{city_id}_{street name}"``.  Without
    ``is_id_address`` these lists are keyed by US id.  ``add_city`` is idempotent on the
@@ -115,7 +192,9 @@ Numbers refer to ``userside-emulator-contract.md`` §9 where the contract lists 
    key"}``), 404 (unknown path), 405 (write by GET; body exactly
    ``{"Result":"ERROR","ErrorText":"writes require POST"}``), 500 (emulator bug).  Error
    bodies of 400/404/500: old casing ``{"Result":"ERROR","ErrorText":...}``, new casing
-   ``{"result":"ERROR","ErrorText":...,"error":...}``.  Nothing is applied on any error.
+   ``{"result":"ERROR","ErrorText":...,"error":...}``, plus ``refused`` (a list of
+   ``{reason, customer_id?, billing_uid?, key?, text}``) on a refused write.  Nothing is
+   applied on any error (strict: see the table, per-customer refusal).
 14. (§9.14) Not applicable: numeric fields never read back as ``""`` (item 2).
 
 Further choices (not numbered in the contract):
@@ -172,6 +251,8 @@ import re
 import tempfile
 from datetime import UTC, datetime
 from typing import Any
+
+from .address_keys import compose_house_number
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -260,22 +341,6 @@ def match_name(value: Any) -> str:
     return _SPACES_RE.sub(" ", norm_text_id(value)).strip().casefold()
 
 
-def compose_house_number(number: Any, block: Any) -> str:
-    """Composed house number (state.py item 8).
-
-    ``number`` + (``-`` if block is numeric else space) + ``block``; a leading ``0-``/``0 ``
-    is dropped.
-    """
-    num = norm_text_id(number).strip()
-    blk = norm_text_id(block).strip()
-    composed = num
-    if blk:
-        composed = num + ("-" if blk.isdigit() else " ") + blk
-    if composed.startswith(("0-", "0 ")):
-        composed = composed[2:]
-    return composed
-
-
 def new_customer_record(us_id: int, billing_id: str, billing_uid: str, name: Any) -> dict[str, Any]:
     """A freshly created customer (defaults: see "Choices for UNKNOWNs", item 3)."""
     return {
@@ -349,7 +414,7 @@ def _empty_data() -> dict[str, Any]:
     data: dict[str, Any] = {
         "format": STATE_FORMAT,
         "counters": dict.fromkeys(_COUNTER_KINDS, 0),
-        "stats": {"mutations": 0, "requests": 0, "writes": 0},
+        "stats": {"mutations": 0, "requests": 0, "writes": 0, "posts": 0, "refusals": {}},
     }
     for section in _SECTIONS:
         data[section] = {}
@@ -415,7 +480,7 @@ class UserSideState:
     def _merge_loaded(self, raw: dict[str, Any]) -> None:
         for key, value in raw.items():
             if key in ("counters", "stats") and isinstance(value, dict):
-                self.data[key].update(value)
+                self.data[key].update(copy.deepcopy(value))
             else:
                 self.data[key] = copy.deepcopy(value)
         # Counters never fall behind the ids already present (hand-written seed files).
@@ -462,9 +527,7 @@ class UserSideState:
             )
         self._house_idx: dict[tuple[int, str], str] = {}
         for hid, house in sorted(self.data["houses"].items(), key=lambda kv: _sort_key(kv[0])):
-            number = house.get("full_number")
-            if number is None:
-                number = compose_house_number(house.get("number"), house.get("block"))
+            number = compose_house_number(house.get("number"), house.get("block"))
             self._house_idx.setdefault((int(house.get("street_id", 0)), match_name(number)), hid)
 
     # ----------------------------------------------------------------- counters
@@ -475,8 +538,8 @@ class UserSideState:
         return counters[kind]
 
     @property
-    def stats(self) -> dict[str, int]:
-        """The live ``{"mutations", "requests", "writes"}`` counters."""
+    def stats(self) -> dict[str, Any]:
+        """The live counters (``mutations``, ``requests``, ``writes``, ``posts``, ``refusals``)."""
         return self.data["stats"]
 
     def count(self, name: str, n: int = 1) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from emulators.userside import UserSideEmulator, UserSideState, php_json, start_server, stop_server
-from emulators.userside.handler import house_list_key
+from emulators.userside.address_keys import house_list_key
 
 KEY = "test-key-123"
 FORM = "application/x-www-form-urlencoded"
@@ -1000,6 +1000,9 @@ def test_lifecycle_logged_not_mutation(client: Client) -> None:
         "mutations": before["mutations"],
         "writes": before["writes"],
         "requests": before["requests"] + 2,
+        "posts": before["posts"] + 2,
+        "refusals": {},
+        "refusals_total": 0,
         "faults_injected": NO_FAULTS,
     }
     state = json.loads(client.raw("GET", "/_emulator/state")[1])
@@ -1013,6 +1016,9 @@ def test_reset(client: Client) -> None:
         "mutations": 0,
         "requests": 0,
         "writes": 0,
+        "posts": 0,
+        "refusals": {},
+        "refusals_total": 0,
         "faults_injected": NO_FAULTS,
     }
     assert client.view() == []
@@ -1105,6 +1111,9 @@ def test_real_server_get_and_post() -> None:
                 "mutations": 1,
                 "requests": 2,
                 "writes": 1,
+                "posts": 1,
+                "refusals": {},
+                "refusals_total": 0,
                 "faults_injected": NO_FAULTS,
             }
     finally:

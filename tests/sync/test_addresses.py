@@ -125,19 +125,19 @@ def test_fold_latin(text: str, expected: str) -> None:
     ],
 )
 def test_house_key_first_variant(parts: tuple[str, str, str], text: str) -> None:
-    assert house_key_variants(*parts)[0] == md5(text)
+    assert house_key_variants(*parts, "")[0] == md5(text)
 
 
 def test_house_key_variants_ascii_upper_and_trailing_comma() -> None:
     """§4.6: four lookups: Unicode/ASCII upper-casing, each with and without ", "."""
-    keys = house_key_variants("Житомир", "Kyivska", "15")
+    keys = house_key_variants("Житомир", "Kyivska", "15", "")
     assert keys == (
         md5("ЖИТОМИР, KYIVSKA, 15"),
         md5("ЖИТОМИР, KYIVSKA, 15, "),
         md5("Житомир, KYIVSKA, 15"),
         md5("Житомир, KYIVSKA, 15, "),
     )
-    assert len(house_key_variants("Kyiv", "Main", "1")) == 2  # ASCII only: no duplicates
+    assert len(house_key_variants("Kyiv", "Main", "1", "")) == 2  # ASCII only: no duplicates
 
 
 @pytest.mark.parametrize(
@@ -701,3 +701,30 @@ def test_old_names_differing_in_case_are_created_once() -> None:
         ("Kyiv", "Main"),
         ("Kyiv", "Main"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("number", "block", "wanted"),
+    [
+        pytest.param("12", "1.5", "KYIV, MAIN, 12-1.5", id="9.10-block-numeric-as-php-is-numeric"),
+        pytest.param("12", "1.5", "KYIV, MAIN, 12 1.5", id="9.10-block-numeric-as-digits"),
+        pytest.param("", "н", "KYIV, MAIN,  Н", id="9.10-empty-number-untrimmed"),
+        pytest.param("", "н", "KYIV, MAIN, Н", id="9.10-empty-number-trimmed"),
+    ],
+)
+def test_house_key_variants_cover_every_reading_of_the_recipe(number, block, wanted) -> None:
+    """§9.10: the key recipe is inferred; a house is found under every reading of it."""
+    assert md5(wanted) in house_key_variants("Kyiv", "Main", number, block)
+
+
+@pytest.mark.parametrize(
+    ("city", "wanted"),
+    [
+        pytest.param("Ærøskøbing", "AEROSKOBING, MAIN, 1", id="9.10-ae-folded"),
+        pytest.param("Ærøskøbing", "ÆROSKOBING, MAIN, 1", id="9.10-ae-kept"),
+        pytest.param("Ħamrun", "HAMRUN, MAIN, 1", id="9.10-fused-stroke-folded"),
+        pytest.param("Ħamrun", "ĦAMRUN, MAIN, 1", id="9.10-fused-stroke-kept"),
+    ],
+)
+def test_house_key_variants_cover_both_transliterations(city, wanted) -> None:
+    assert md5(wanted) in house_key_variants(city, "Main", "1", "")

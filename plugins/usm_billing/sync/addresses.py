@@ -166,21 +166,68 @@ def _ascii_upper(text: str) -> str:
     return "".join(chr(ord(c) - 32) if "a" <= c <= "z" else c for c in text)
 
 
-def house_key_variants(city: str, street: str, number: str) -> tuple[str, ...]:
+_PHP_NUMERIC = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
+_FUSED_LETTER = re.compile(r"^LATIN (SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
+
+
+def _number_readings(number: str, block: str) -> list[str]:
+    """The composed house number under every reading of §4.6 (its recipe is UNKNOWN,
+    §9.10): a "numeric" block as digits only or as PHP ``is_numeric``; number and block
+    trimmed or as stored; the result trimmed or not."""
+    readings: list[str] = []
+    for num, blk in ((number.strip(), block.strip()), (number, block)):
+        for numeric in (str.isdigit, _PHP_NUMERIC.fullmatch):
+            composed = f"{num}{'-' if numeric(blk) else ' '}{blk}" if blk else num
+            if composed.startswith(("0-", "0 ")):
+                composed = composed[2:]
+            for candidate in (composed.strip(), composed):
+                if candidate not in readings:
+                    readings.append(candidate)
+    return readings
+
+
+def _fold_accents_only(text: str) -> str:
+    """The other reading of "accented Latin letters are transliterated": only letters
+    that carry a diacritic (decomposed, or a fused stroke such as ``ħ``) lose it; Latin
+    letters of their own (``æ``, ``þ``, ``ß``) are kept."""
+    out = []
+    for char in text:
+        name = unicodedata.name(char, "")
+        if char.isascii() or not name.startswith("LATIN "):
+            out.append(char)
+            continue
+        kept = [c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)]
+        fused = _FUSED_LETTER.match(name)
+        if kept and kept[0].isascii() and kept[0].isalpha():
+            out.append("".join(c for c in kept if c.isascii() and c.isalpha()))
+        elif kept and kept != [char]:
+            out.append("".join(kept))
+        elif fused is not None:
+            out.append(fused.group(2).lower() if fused.group(1) == "SMALL" else fused.group(2))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def house_key_variants(city: str, street: str, number: str, block: str) -> tuple[str, ...]:
     """md5 keys of ``get_house_list&is_id_address=3`` that may hold this house (§4.6):
     ``'`` → ``&#039;``, ``/`` → ``-``, accented Latin folded, upper-cased Unicode- or
     ASCII-wise, each with and without a trailing ``", "``; the number is left out when
-    empty or ``0``."""
-    parts = [city, street]
-    if number and number != "0":
-        parts.append(number)
-    text = fold_latin(", ".join(parts).replace("'", "&#039;").replace("/", "-"))
+    empty or ``0``. The recipe is inferred (§9.10), so every reading of its loose words
+    (how the number is composed, which letters are "accented") gives keys too: a house
+    UserSide has is found whichever reading it takes, and never created twice."""
     keys: list[str] = []
-    for upper in (text.upper(), _ascii_upper(text)):
-        for variant in (upper, f"{upper}, "):
-            key = hashlib.md5(variant.encode("utf-8"), usedforsecurity=False).hexdigest()
-            if key not in keys:
-                keys.append(key)
+    for composed in _number_readings(number, block):
+        parts = [city, street]
+        if composed and composed != "0":
+            parts.append(composed)
+        text = ", ".join(parts).replace("'", "&#039;").replace("/", "-")
+        for folded in dict.fromkeys((fold_latin(text), _fold_accents_only(text))):
+            for upper in (folded.upper(), _ascii_upper(folded)):
+                for variant in (upper, f"{upper}, "):
+                    key = hashlib.md5(variant.encode("utf-8"), usedforsecurity=False).hexdigest()
+                    if key not in keys:
+                        keys.append(key)
     return tuple(keys)
 
 
@@ -401,7 +448,7 @@ def _plan_per_object(
         current = next(
             (
                 userside.houses[key]
-                for key in house_key_variants(key_city, key_street, number)
+                for key in house_key_variants(key_city, key_street, house.number, block)
                 if key in userside.houses
             ),
             None,
