@@ -82,6 +82,7 @@ def emulator_stack(
     billing_source: Any,
     *,
     casing: str = "new",
+    profile: str = "lenient",
     dialect: str = "standart",
     billing_base_path: str = BILLING_BASE_PATH,
     settings: dict[str, Any] | None = None,
@@ -89,7 +90,7 @@ def emulator_stack(
 ) -> Iterator[Stack]:
     billing = BillingEmulator(billing_source, dialect=dialect, key=BILLING_KEY)
     state = UserSideState()
-    userside = UserSideEmulator(state, casing=casing, key=USERSIDE_KEY)
+    userside = UserSideEmulator(state, casing=casing, key=USERSIDE_KEY, profile=profile)
     if settings:
         state.merge_settings(1, settings)
     billing_server, billing_thread = start_billing_server(billing, port=0)

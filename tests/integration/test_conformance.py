@@ -103,11 +103,14 @@ def billing(request, tmp_path) -> tuple[BillingSet, Path]:
     return chosen, chosen.assemble(tmp_path / f"billing-{chosen.name}", peers)
 
 
-def _stack(tmp_path, monkeypatch, chosen: BillingSet, folder: Path, **config: Any):
+def _stack(
+    tmp_path, monkeypatch, chosen: BillingSet, folder: Path, profile: str = "lenient", **config
+):
     return emulator_stack(
         tmp_path,
         monkeypatch,
         folder,
+        profile=profile,
         dialect=chosen.dialect,
         billing_base_path=chosen.base_path,
         **{"billing_name": chosen.dialect, **config},
@@ -115,10 +118,12 @@ def _stack(tmp_path, monkeypatch, chosen: BillingSet, folder: Path, **config: An
 
 
 def test_full_sync_converges_in_one_run_and_the_second_writes_nothing(
-    billing, tmp_path, monkeypatch, record_property
+    billing, profile, tmp_path, monkeypatch, record_property
 ):
+    """§12: in either profile, one run leaves every customer with its data, UserSide
+    refuses nothing, and the next run sends no write request (the emulator's count)."""
     chosen, folder = billing
-    with _stack(tmp_path, monkeypatch, chosen, folder) as stack:
+    with _stack(tmp_path, monkeypatch, chosen, folder, profile) as stack:
         first = run_sync(stack.config_path)
         after_first = stack.userside_stats()
         second = run_sync(stack.config_path)
@@ -133,7 +138,8 @@ def test_full_sync_converges_in_one_run_and_the_second_writes_nothing(
     assert len(view) == chosen.customers
     assert not [uid for uid, row in view.items() if row["full_name"] == PLACEHOLDER]
     assert after_first["mutations"] > 0
-    # the second run: nothing to change, not one write, not one mutation
+    assert after_second["refusals_total"] == 0, after_second["refusals"]
+    # the second run: nothing to change, not one write request (counted by the server)
     assert second["write_requests"] == 0, second["entities"]
     assert after_second["writes"] == after_first["writes"]
     assert after_second["mutations"] == after_first["mutations"]
@@ -146,11 +152,13 @@ def test_full_sync_converges_in_one_run_and_the_second_writes_nothing(
     ]
     assert wrong == [], wrong
     measured = {
+        "profile": profile,
         "customers": len(view),
         "runs": 2,
         "writes_first_run": after_first["writes"],
         "mutations_first_run": after_first["mutations"],
         "writes_second_run": after_second["writes"] - after_first["writes"],
+        "refusals": after_second["refusals_total"],
     }
     record_property("conformance", json.dumps(measured))
 

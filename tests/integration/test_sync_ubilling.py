@@ -38,8 +38,8 @@ def changed_view_keys(before: dict, after: dict) -> dict[str, set[str]]:
 
 
 @pytest.fixture
-def stack(tmp_path, monkeypatch, peers):
-    with emulator_stack(tmp_path, monkeypatch, peers / "ubilling-1.6.4") as stack:
+def stack(tmp_path, monkeypatch, peers, profile):
+    with emulator_stack(tmp_path, monkeypatch, peers / "ubilling-1.6.4", profile=profile) as stack:
         yield stack
 
 
@@ -53,7 +53,9 @@ def test_first_run_converges_in_one_run(stack):
     before = stack.userside_stats()
     second = run_sync(stack.config_path)
     assert second["write_requests"] == 0
-    assert stack.userside_stats()["mutations"] == before["mutations"]
+    after = stack.userside_stats()
+    assert after["writes"] == before["writes"]
+    assert after["refusals_total"] == 0, after["refusals"]
 
 
 def test_day2_applies_exactly_the_documented_changes_then_nothing(stack, peers):
@@ -72,7 +74,10 @@ def test_day2_applies_exactly_the_documented_changes_then_nothing(stack, peers):
     assert day2["contract_none"]["is_in_billing"] == 0  # flagged, never deleted
     assert summary["entities"]["tariffs"]["add"] == 2
     assert summary["entities"]["tariffs"]["not_in_billing"] == 1
+    assert summary["failed"] == [], summary["failed"]
     before = stack.userside_stats()
     third = run_sync(stack.config_path)
     assert third["write_requests"] == 0
-    assert stack.userside_stats()["mutations"] == before["mutations"]
+    after = stack.userside_stats()
+    assert after["writes"] == before["writes"]
+    assert after["refusals_total"] == 0, after["refusals"]

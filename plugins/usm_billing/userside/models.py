@@ -168,6 +168,21 @@ def _first(value: Any) -> dict[str, Any]:
     return {}
 
 
+def _email(value: Any) -> Any:
+    """The customer's e-mail as the importer writes it: every address joined with ``", "``.
+    The importer writes them as one ``email`` value; whether UserSide keeps that as one
+    entry or splits it into one entry per address is UNKNOWN (contract §9.11), so the
+    entries are joined back; one entry reads as itself."""
+    addresses = [
+        item.get("address")
+        for _key, item in iter_items(value)
+        if isinstance(item, dict) and item.get("address") not in (None, "")
+    ]
+    if len(addresses) <= 1:
+        return _first(value).get("address")
+    return ", ".join(str(a) for a in addresses)
+
+
 def _phone_slots(value: Any) -> tuple[str, ...]:
     """The view's ``phone`` list; the list index is the slot (contract §5.2)."""
     slots: dict[int, str] = {}
@@ -289,7 +304,7 @@ def parse_view_row(
         traffic_up=month.get("up"),
         traffic_down=month.get("down"),
         phones=_phone_slots(row.get("phone")),
-        email=_first(row.get("email")).get("address"),
+        email=_email(row.get("email")),
         house_id=address.get("house_id"),
         apartment_number=apartment.get("number"),
         floor=address.get("floor"),
