@@ -310,9 +310,11 @@ def _one_line(problem: Exception) -> str:
 
 def _unix(date: str, tz: str) -> int | None:
     try:
-        return int(pendulum.parse(date, tz=pendulum.timezone(tz)).timestamp())
+        parsed = pendulum.parse(date, tz=pendulum.timezone(tz))
     except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
         return None
+    # an ISO duration or interval ("P1D") parses too, but is no moment
+    return int(parsed.timestamp()) if isinstance(parsed, pendulum.DateTime) else None
 
 
 def _text(value: Any) -> str:

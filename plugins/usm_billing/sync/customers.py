@@ -249,16 +249,19 @@ def _phones(billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRule
     return fields
 
 
-def _activity(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def _activity(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict[str, Any]:
     activity = customer.date_activity
     if rules.config.skip_update_date_activity or _is_empty_date(activity):
         return {}
     if rules.activity_as_unix:
         tz = pendulum.timezone(rules.config.billing_timezone)
         try:
-            stamp = int(pendulum.parse(activity, tz=tz).timestamp())
+            parsed = pendulum.parse(activity, tz=tz)
         except (ValueError, pendulum.parsing.exceptions.ParserError):
             return {}
+        if not isinstance(parsed, pendulum.DateTime):  # an ISO duration ("P1D"), no moment
+            return {}
+        stamp = int(parsed.timestamp())
         if stamp <= 1_000_000 or loose_equal(view.date_activity_inet_unix, stamp):
             return {}
         return {"date_activity_inet_unix": stamp}
