@@ -232,7 +232,9 @@ def _tariff_links(
     return add, delete, again
 
 
-def _phones(billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRules) -> dict:
+def _phones(
+    billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRules
+) -> dict[str, Any]:
     """Slots ``phone0..4`` (spec §4.4 Phones)."""
     fields: dict[str, str] = {}
     present = {number for number in view if number}
@@ -310,7 +312,9 @@ def _tariff_fields(customer: BillingCustomer, view: UsCustomer, rules: CustomerR
     return _Step(fields, again, tuple(unknown))
 
 
-def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def customer_fields(
+    customer: BillingCustomer, view: UsCustomer, rules: CustomerRules
+) -> dict[str, Any]:
     """The ``group_edit`` fields that bring ``view`` to ``customer`` (contract §5.2); with
     several tariff links or service instances of one id to change, the fields of the
     first step (see :func:`diff_customers`)."""
@@ -366,12 +370,12 @@ def _customer_step(customer: BillingCustomer, view: UsCustomer, rules: CustomerR
     ):
         fields["agreement_date"] = customer.agreement_date
     if rules.traffic_due:
-        for key, value, current in (
+        for key, traffic, current in (
             ("traffic_up", customer.traffic_up, view.traffic_up),
             ("traffic_down", customer.traffic_down, view.traffic_down),
         ):
-            if not loose_equal(value, 0 if current is None else current):
-                fields[key] = value
+            if not loose_equal(traffic, 0 if current is None else current):
+                fields[key] = traffic
     fields.update(_phones(customer.phones, view.phones, rules))
     if customer.email:
         text("email", escape_apostrophe(customer.email), view.email)
@@ -437,7 +441,7 @@ def _extras(
     return fields, again
 
 
-def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict[str, Any]:
     """``parent_id`` (contract §5.2): the parent's UserSide id for a child account, ``"0"``
     for the others. A parent created in this run has no id yet: the load fills it in."""
     current = 0 if view.parent_id is None else view.parent_id
@@ -451,7 +455,7 @@ def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -
 
 def _password(
     customer: BillingCustomer, view: UsCustomer, rules: CustomerRules, box: PasswordBox
-) -> dict:
+) -> dict[str, Any]:
     """``password`` (§4.5): plain with ``'`` escaped, or with UserSide's
     ``is_encode_customer_password`` md5(md5(pw) + salt + UserSide id). Compared as digests,
     sent sealed; a customer created this run gets it after ``group_add`` (its id)."""
@@ -464,7 +468,9 @@ def _password(
     return {"password": box.sealed(plain, encode=rules.encode_password)}
 
 
-def _comment_with_password(customer: BillingCustomer, view: UsCustomer, box: PasswordBox) -> dict:
+def _comment_with_password(
+    customer: BillingCustomer, view: UsCustomer, box: PasswordBox
+) -> dict[str, Any]:
     """``save_password_to_comment``: the comment plus ``<br><b>pass: …</b>``, compared with
     the password part as a digest on both sides, sent sealed."""
     full = password_comment(escape_comment(customer.comment), box.open(customer.password or ""))

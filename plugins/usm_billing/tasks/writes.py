@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -117,9 +118,9 @@ class Writes:
             done += len(batch)
             self.progress(done, total)
         if pending:
-            one = send_one or (lambda item: send([item]))
+            one: Callable[[K], object] = send_one or (lambda item: send([item]))
             for item in recover(pending):
-                self.attempt(record(item), lambda item=item: one(item))
+                self.attempt(record(item), partial(one, item))
 
     def progress(self, done: int, total: int) -> None:
         now = time.monotonic()

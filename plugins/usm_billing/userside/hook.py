@@ -280,6 +280,7 @@ class UserSideHook(KeyedApiHook):
         reply = self.write("customer", "group_add", billing_id=billing_id, data=_json(rows))
         count = pick(reply, "count") if isinstance(reply, dict) else None
         self._require(reply, "customer group_add", count is not None)
+        assert count is not None  # _require raised otherwise
         return int(count)
 
     def customer_group_edit(self, data: dict[int, dict[str, Any]], *, src_billing: bool) -> int:
@@ -289,6 +290,7 @@ class UserSideHook(KeyedApiHook):
         reply = self.write("customer", "group_edit", **form)
         count = pick(reply, "count") if isinstance(reply, dict) else None
         self._require(reply, "customer group_edit", count is not None)
+        assert count is not None  # _require raised otherwise
         return int(count)
 
     # --- addresses (§2.3; contract §4.6, §6) --------------------------------------------
