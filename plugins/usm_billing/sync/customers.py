@@ -9,14 +9,16 @@ sent but that could not be parsed are left alone, never flagged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pendulum
 
+from usm_billing.config import BillingConfig
 from usm_billing.exceptions import ImplausibleExtractError
-from usm_billing.passwords import mask_comment, password_comment, password_value
+from usm_billing.passwords import PasswordBox, mask_comment, password_comment, password_value
 from usm_billing.sync.addresses import address_fields
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
 from usm_billing.sync.customer_extras import (
@@ -38,10 +40,8 @@ from usm_billing.sync.normalize import (
 from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
-    from usm_billing.config import BillingConfig
-    from usm_billing.passwords import PasswordBox
     from usm_billing.universal_api.models import BillingCustomer
     from usm_billing.userside.models import UsSettings
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from usm_billing.config import BillingConfig
 from usm_billing.password_keys import password_box_for
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.userside.hook import UserSideHook
 
 if TYPE_CHECKING:
-    from usm_billing.config import BillingConfig
     from usm_billing.passwords import PasswordBox
 
 __all__ = ["RunContext", "RunParams"]

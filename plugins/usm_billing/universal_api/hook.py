@@ -9,8 +9,7 @@ The connection host is the billing's full base URL and may already carry a query
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
 from usm_billing.transport import KeyedApiHook
@@ -31,6 +30,9 @@ from usm_billing.universal_api.models import (
     scalar_text,
 )
 from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 __all__ = ["UniversalApiHook"]
 

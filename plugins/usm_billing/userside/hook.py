@@ -8,7 +8,6 @@ as one JSON string in the ``data`` field, so PHP's ``max_input_vars`` never cuts
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.exceptions import FatalApiError
@@ -29,6 +28,8 @@ from usm_billing.userside.models import (
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from usm_billing.userside.models import PasswordDigests
 
 __all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
