@@ -96,6 +96,8 @@ class UniversalApiHook(KeyedApiHook):
         return iter_json_items(self._body(method), source=self._label(method))
 
     def get_system_information(self) -> SystemInformation:
+        """The billing's clock and product; a reply without ``date`` is not the
+        Universal API and stops the run before any write."""
         data = self.fetch("get_system_information")
         if not isinstance(data, dict) or not data.get("date"):
             msg = self._label(
@@ -106,6 +108,8 @@ class UniversalApiHook(KeyedApiHook):
         return SystemInformation.model_validate(data)
 
     def get_tariff_list(self) -> tuple[dict[str, BillingTariff], list[RecordError]]:
+        """Tariffs by billing id, and the rows that could not be read (reported and
+        skipped, never fatal: one bad tariff must not stop the import)."""
         tariffs: dict[str, BillingTariff] = {}
         errors: list[RecordError] = []
         for key, raw in iter_items(self.fetch("get_tariff_list")):
@@ -118,6 +122,8 @@ class UniversalApiHook(KeyedApiHook):
         return tariffs, errors
 
     def get_user_state_list(self) -> dict[str, BillingState]:
+        """Customer states by billing state id; their ``functional`` gives UserSide's state
+        (spec §3.5)."""
         return {
             key: BillingState.model_validate({**raw, "id": key})
             for key, raw in iter_items(self.fetch("get_user_state_list"))
@@ -132,9 +138,12 @@ class UniversalApiHook(KeyedApiHook):
         }
 
     def get_user_group_list(self) -> dict[str, NamedItem]:
+        """Customer groups by billing id (both dialects; ``carbon5`` answers it in the
+        ``userside`` context)."""
         return self._named_items("get_user_group_list")
 
     def get_user_tags(self) -> dict[str, NamedItem]:
+        """Customer tags by billing id (``standart`` dialect only)."""
         self._standart_only("get_user_tags")
         return self._named_items("get_user_tags")
 
@@ -147,6 +156,7 @@ class UniversalApiHook(KeyedApiHook):
     # --- address catalogue (§3.9–3.11), read only when UserSide's is_update_address=1 ---
 
     def get_city_list(self) -> dict[str, BillingCity]:
+        """Cities by billing city id."""
         return {
             key: BillingCity.model_validate({**raw, "id": key})
             for key, raw in iter_items(self.fetch("get_city_list"))
@@ -154,6 +164,7 @@ class UniversalApiHook(KeyedApiHook):
         }
 
     def get_street_list(self) -> dict[str, BillingStreet]:
+        """Streets by billing street id."""
         return {
             key: BillingStreet.model_validate({**raw, "id": key})
             for key, raw in iter_items(self.fetch("get_street_list"))

@@ -143,6 +143,8 @@ class BillingTariff(BaseModel):
 
     @classmethod
     def from_raw(cls, key: str, raw: Any) -> BillingTariff:
+        """The tariff of one ``get_tariff_list`` row; the nested ``speed`` object becomes
+        ``speed_up``/``speed_down``. :class:`RecordError` for a row that is no JSON object."""
         if not isinstance(raw, dict):
             raise RecordError("tariff", key, "(row)", "expected a JSON object")  # noqa: EM101
         speed = as_object(raw.get("speed"))
@@ -253,6 +255,7 @@ class BillingHouse(BaseModel):
 
     @classmethod
     def from_raw(cls, key: str, raw: dict[str, Any]) -> BillingHouse:
+        """The house of one ``get_house_list`` row, keeping its unknown keys in ``extra``."""
         extra = {
             k: v
             for k, v in raw.items()

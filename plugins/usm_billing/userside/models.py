@@ -95,6 +95,8 @@ class UsTariff:
 
     @classmethod
     def from_row(cls, key: str, row: Any) -> UsTariff | None:
+        """``None`` for a row that is not a JSON object or has no UserSide id: such a
+        tariff cannot be edited, so the diff treats it as missing."""
         if not isinstance(row, dict) or _us_id(row) is None:
             return None
         speed = as_object(row.get("speed"))
@@ -370,6 +372,7 @@ def parse_city_rows(value: Any) -> dict[str, UsCity]:
 
 
 def parse_street_rows(value: Any) -> dict[str, UsStreet]:
+    """Street rows by key; rows without a usable street or city id are left out."""
     rows: dict[str, UsStreet] = {}
     for key, row in iter_items(value):
         if not isinstance(row, dict):
@@ -381,6 +384,7 @@ def parse_street_rows(value: Any) -> dict[str, UsStreet]:
 
 
 def parse_house_rows(value: Any) -> dict[str, UsHouse]:
+    """House rows by key; rows without a usable UserSide id are left out."""
     rows: dict[str, UsHouse] = {}
     for key, row in iter_items(value):
         us_id = _int_or_none(row.get("id")) if isinstance(row, dict) else None
