@@ -28,6 +28,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PYTHONPATH=plugins $(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(AF) $(PY) scripts/bench.py

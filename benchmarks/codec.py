@@ -16,9 +16,8 @@ import json
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]
@@ -33,6 +32,9 @@ from usm_billing.universal_api.models import (  # noqa: E402
     customer_records,
     parse_customer,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _customers(count: int) -> dict[str, BillingCustomer]:

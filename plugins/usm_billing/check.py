@@ -1,4 +1,4 @@
-"""``python -m usm_billing check --config FILE``: will this billing work with this config?
+"""``python -m usm_billing check --config FILE``: whether this billing works with this config.
 
 Probes the billing (``get_system_information``, ``get_api_information``,
 ``get_supported_method_list``), fetches every list the config needs once, validates every
@@ -156,17 +156,22 @@ class Probe:
 
     @property
     def ok(self) -> bool:
+        """The request answered with JSON."""
         return self.error is None
 
 
 @dataclass(frozen=True)
 class Finding:
+    """One line of the verdict; ``blocking`` makes the billing not compatible."""
+
     severity: Literal["blocking", "warning", "note"]
     text: str
 
 
 @dataclass(frozen=True)
 class MethodRow:
+    """One needed method in the report: advertised by the billing, and answered."""
+
     need: Need
     advertised: bool | None  # None: the billing publishes no method list
     answered: bool
@@ -192,14 +197,17 @@ class CheckReport:
 
     @property
     def blocking(self) -> list[Finding]:
+        """The findings that make the verdict NOT COMPATIBLE."""
         return [f for f in self.findings if f.severity == "blocking"]
 
     @property
     def warnings(self) -> list[Finding]:
+        """The findings the verdict stays COMPATIBLE despite."""
         return [f for f in self.findings if f.severity == "warning"]
 
     @property
     def verdict(self) -> str:
+        """The report's last line."""
         if self.blocking:
             return f"NOT COMPATIBLE: {len(self.blocking)} blocking problem(s)"
         if self.warnings:
@@ -208,6 +216,7 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        """The CLI's exit code: 1 with a blocking finding, else 0."""
         return 1 if self.blocking else 0
 
     def to_json(self) -> dict[str, Any]:
@@ -310,9 +319,11 @@ def _one_line(problem: Exception) -> str:
 
 def _unix(date: str, tz: str) -> int | None:
     try:
-        return int(pendulum.parse(date, tz=pendulum.timezone(tz)).timestamp())
+        parsed = pendulum.parse(date, tz=pendulum.timezone(tz))
     except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
         return None
+    # an ISO duration or interval ("P1D") parses too, but is no moment
+    return int(parsed.timestamp()) if isinstance(parsed, pendulum.DateTime) else None
 
 
 def _text(value: Any) -> str:

@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m usm_billing``: exit 0 done, 2 with failed records, 1 when the run stopped
+    (``check``: its own exit code)."""
     args = _parser().parse_args(argv)
     if args.command == "check":
         return check_command(args.config)

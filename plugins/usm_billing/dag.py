@@ -201,6 +201,8 @@ class _ConfigErrorDag(DAG):
 
 
 def build_config_error_dag(errors: list[str]) -> DAG:
+    """A placeholder DAG that fails to import with ``errors``, so Airflow lists the
+    broken config files as import errors while the good billings' DAGs still load."""
     placeholder = _ConfigErrorDag(
         dag_id="usm_billing_config_errors",
         schedule=None,

@@ -101,6 +101,7 @@ class PasswordBox:
         return "PasswordBox(***)"
 
     def seal(self, text: str) -> str:
+        """``text`` encrypted (Fernet): a password is in XCom and change sets only sealed."""
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
 
     def open(self, token: str) -> str:
@@ -112,6 +113,8 @@ class PasswordBox:
             raise ValueError(msg) from None
 
     def digest(self, text: Any) -> str:
+        """A keyed digest of ``text``: equal passwords compare equal without either being
+        kept (``None`` digests as ``""``)."""
         value = "" if text is None else str(text)
         mac = hmac.new(self._mac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
         return DIGEST_PREFIX + mac
@@ -137,6 +140,7 @@ class PasswordBox:
 
 
 def is_sealed(value: Any) -> bool:
+    """Whether ``value`` is a :meth:`PasswordBox.sealed` change-set value."""
     return isinstance(value, dict) and SEALED in value
 
 

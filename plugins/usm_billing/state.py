@@ -22,8 +22,10 @@ class MessageState:
     sent: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
+        """The state as JSON, ids sorted so an unchanged state writes the same bytes."""
         return {"sent": sorted(self.sent)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> MessageState:
+        """The state read back; a missing file or key is an empty state."""
         return cls({str(i) for i in (data or {}).get("sent", ())})

@@ -93,9 +93,12 @@ class MessageStore:
 
     @property
     def path(self) -> Any:
+        """The state file, named in errors."""
         return self.file.path
 
     def load(self) -> MessageState:
+        """The ids already sent; an unreadable file stops the task with
+        :class:`StateError` rather than sending every message again."""
         try:
             sent = self.file.read()
         except ValueError as err:
@@ -112,4 +115,5 @@ class MessageStore:
         return MessageState.from_json({"sent": sent})
 
     def save(self, state: MessageState) -> None:
+        """Write the ids sent so far, replacing the file in one step."""
         self.file.write(state.to_json()["sent"])

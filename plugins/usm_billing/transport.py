@@ -66,6 +66,8 @@ class KeyedApiHook(HttpHook):
 
     @cached_property
     def api_key(self) -> str:
+        """The API key, from the connection's password field; a connection without one
+        is a setup error, reported before any request."""
         key = self.get_connection(self.conn_id).password
         if not key:
             msg = (
@@ -77,6 +79,7 @@ class KeyedApiHook(HttpHook):
 
     @cached_property
     def session(self) -> requests.Session:
+        """The connection's session without HTTP basic auth: the key goes as a parameter."""
         session = self.get_conn()
         session.auth = None  # the key is a parameter, never HTTP basic auth
         return session

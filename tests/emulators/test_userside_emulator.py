@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
 
 from emulators.userside import UserSideEmulator, UserSideState, php_json, start_server, stop_server
 from emulators.userside.address_keys import house_list_key
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KEY = "test-key-123"
 FORM = "application/x-www-form-urlencoded"

@@ -716,6 +716,13 @@ FIELD_ROWS = [
         settings=UNIX,
     ),
     row(
+        "5.2-date-activity-unix-iso-duration-skipped",  # pendulum parses it to a Duration
+        billing(date_activity="P1D"),
+        view(),
+        {},
+        settings=UNIX,
+    ),
+    row(
         "4.5-skip-update-date-activity-unix",
         billing(date_activity=ACTIVITY),
         view(),

@@ -37,6 +37,11 @@ from usm_billing.universal_api.messages import BillingMessage, parse_messages
             [BillingMessage("1", "2", 1_709_251_200, "No internet", "x")],
             id="3.14-axbills-numeric-user-date-only",
         ),
+        pytest.param(
+            {"1": {"id": 1, "user_id": 2, "msg_date": "P1D", "text": "x"}},
+            [BillingMessage("1", "2", 0, "", "x")],
+            id="3.14-iso-duration-is-no-date",  # pendulum parses it to a Duration
+        ),
         pytest.param({"5": {"id": 5, "msg_date": "2024-03-01"}}, [], id="3.14-no-customer-skipped"),
         pytest.param("undefined", [], id="1.2-not-a-collection"),
     ],

@@ -4,7 +4,7 @@ lists parse with no rejected record, error replies become clear errors (issue: f
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +12,9 @@ from tests.conftest import PEERS
 from usm_billing.exceptions import FatalApiError
 from usm_billing.universal_api.models import BillingTariff, parse_customer
 from usm_billing.universal_api.payload import decode_body, iter_items
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _captures() -> list[Path]:

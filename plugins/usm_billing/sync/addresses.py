@@ -107,6 +107,8 @@ class AddressRules:
 
     @classmethod
     def build(cls, config: BillingConfig, settings: UsSettings) -> AddressRules:
+        """The rules of one run: UserSide's settings decide whether and how, the config
+        flags what may be created."""
         return cls(
             enabled=bool(settings.is_update_address),
             new_algorithm=bool(settings.is_new_house_billing_compare),

@@ -28,7 +28,9 @@ class GroupEditRequest:
     src_billing: bool
 
 
-def _chunks(items: Iterable[tuple[int, dict]], size: int) -> Iterator[dict[int, dict]]:
+def _chunks(
+    items: Iterable[tuple[int, dict[str, Any]]], size: int
+) -> Iterator[dict[int, dict[str, Any]]]:
     iterator = iter(items)
     while chunk := dict(islice(iterator, size)):
         yield chunk

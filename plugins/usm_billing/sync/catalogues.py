@@ -91,6 +91,8 @@ def diff_catalogue(
 
 @dataclass(frozen=True)
 class ServiceEdit:
+    """A service's new cost: the billing's, as a decimal with a point (``12,50`` → ``12.50``)."""
+
     us_id: int
     cost: str
 

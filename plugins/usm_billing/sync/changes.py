@@ -61,15 +61,20 @@ class TariffEdit:
 
 @dataclass(frozen=True)
 class TariffChanges:
+    """The tariff writes of one run; ``vanished`` are tariffs the billing no longer
+    has, marked ``is_in_billing`` 0, never deleted."""
+
     adds: tuple[TariffAdd, ...] = ()
     edits: tuple[TariffEdit, ...] = ()
     vanished: tuple[TariffEdit, ...] = ()
 
     @property
     def is_empty(self) -> bool:
+        """Nothing to write: the load sends no request."""
         return not (self.adds or self.edits or self.vanished)
 
     def summary(self) -> dict[str, Any]:
+        """The counts of the run report."""
         return {
             "add": len(self.adds),
             "edit": len(self.edits),
@@ -126,9 +131,12 @@ class CustomerChanges:
 
     @property
     def is_empty(self) -> bool:
+        """Nothing to write: the load sends no request."""
         return not (self.creates or self.edits)
 
     def summary(self) -> dict[str, Any]:
+        """The counts of the run report; ``edit`` counts existing customers only (the
+        edits of this run's new customers go with ``create``)."""
         return {
             "create": len(self.creates),
             "edit": sum(1 for e in self.edits if e.us_id is not None),
@@ -215,6 +223,7 @@ class AddressChanges:
 
     @property
     def is_empty(self) -> bool:
+        """Nothing to write: the load sends no request."""
         return not (
             self.compare
             or self.city_adds
@@ -224,6 +233,7 @@ class AddressChanges:
         )
 
     def summary(self) -> dict[str, Any]:
+        """The counts of the run report; ``known`` are houses mapped without a write."""
         return {
             "mode": self.mode,
             "known": sum(1 for us_id in self.known.values() if us_id > 0),
@@ -273,9 +283,11 @@ class IpChanges:
 
     @property
     def is_empty(self) -> bool:
+        """Nothing to write: the load sends no request."""
         return not self.edits
 
     def summary(self) -> dict[str, Any]:
+        """The counts of the run report, per ``group_edit`` key (``add_ip``, ...)."""
         counts = dict.fromkeys(IP_ACTIONS, 0)
         for edit in self.edits:
             for key in edit.fields:
@@ -311,11 +323,13 @@ class CatalogueChangeSet:
 
     @property
     def is_empty(self) -> bool:
+        """Nothing to write: the load sends no request."""
         return not (
             self.group_creates or self.tag_creates or self.service_adds or self.service_edits
         )
 
     def summary(self) -> dict[str, Any]:
+        """The counts of the run report."""
         return {
             "groups": len(self.billing_groups),
             "tags": len(self.billing_tags),
@@ -347,9 +361,11 @@ class MessageChanges:
 
     @property
     def is_empty(self) -> bool:
+        """Nothing to write: the load sends no request."""
         return not self.adds
 
     def summary(self) -> dict[str, Any]:
+        """The counts of the run report."""
         return {
             "enabled": self.enabled,
             "billing_messages": self.billing_messages,

@@ -9,14 +9,16 @@ sent but that could not be parsed are left alone, never flagged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pendulum
 
+from usm_billing.config import BillingConfig
 from usm_billing.exceptions import ImplausibleExtractError
-from usm_billing.passwords import mask_comment, password_comment, password_value
+from usm_billing.passwords import PasswordBox, mask_comment, password_comment, password_value
 from usm_billing.sync.addresses import address_fields
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
 from usm_billing.sync.customer_extras import (
@@ -38,10 +40,8 @@ from usm_billing.sync.normalize import (
 from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
-    from usm_billing.config import BillingConfig
-    from usm_billing.passwords import PasswordBox
     from usm_billing.universal_api.models import BillingCustomer
     from usm_billing.userside.models import UsSettings
 
@@ -232,7 +232,9 @@ def _tariff_links(
     return add, delete, again
 
 
-def _phones(billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRules) -> dict:
+def _phones(
+    billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRules
+) -> dict[str, Any]:
     """Slots ``phone0..4`` (spec §4.4 Phones)."""
     fields: dict[str, str] = {}
     present = {number for number in view if number}
@@ -249,16 +251,19 @@ def _phones(billing: tuple[str, ...], view: tuple[str, ...], rules: CustomerRule
     return fields
 
 
-def _activity(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def _activity(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict[str, Any]:
     activity = customer.date_activity
     if rules.config.skip_update_date_activity or _is_empty_date(activity):
         return {}
     if rules.activity_as_unix:
         tz = pendulum.timezone(rules.config.billing_timezone)
         try:
-            stamp = int(pendulum.parse(activity, tz=tz).timestamp())
+            parsed = pendulum.parse(activity, tz=tz)
         except (ValueError, pendulum.parsing.exceptions.ParserError):
             return {}
+        if not isinstance(parsed, pendulum.DateTime):  # an ISO duration ("P1D"), no moment
+            return {}
+        stamp = int(parsed.timestamp())
         if stamp <= 1_000_000 or loose_equal(view.date_activity_inet_unix, stamp):
             return {}
         return {"date_activity_inet_unix": stamp}
@@ -307,7 +312,9 @@ def _tariff_fields(customer: BillingCustomer, view: UsCustomer, rules: CustomerR
     return _Step(fields, again, tuple(unknown))
 
 
-def customer_fields(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def customer_fields(
+    customer: BillingCustomer, view: UsCustomer, rules: CustomerRules
+) -> dict[str, Any]:
     """The ``group_edit`` fields that bring ``view`` to ``customer`` (contract §5.2); with
     several tariff links or service instances of one id to change, the fields of the
     first step (see :func:`diff_customers`)."""
@@ -363,12 +370,12 @@ def _customer_step(customer: BillingCustomer, view: UsCustomer, rules: CustomerR
     ):
         fields["agreement_date"] = customer.agreement_date
     if rules.traffic_due:
-        for key, value, current in (
+        for key, traffic, current in (
             ("traffic_up", customer.traffic_up, view.traffic_up),
             ("traffic_down", customer.traffic_down, view.traffic_down),
         ):
-            if not loose_equal(value, 0 if current is None else current):
-                fields[key] = value
+            if not loose_equal(traffic, 0 if current is None else current):
+                fields[key] = traffic
     fields.update(_phones(customer.phones, view.phones, rules))
     if customer.email:
         text("email", escape_apostrophe(customer.email), view.email)
@@ -434,7 +441,7 @@ def _extras(
     return fields, again
 
 
-def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict:
+def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -> dict[str, Any]:
     """``parent_id`` (contract §5.2): the parent's UserSide id for a child account, ``"0"``
     for the others. A parent created in this run has no id yet: the load fills it in."""
     current = 0 if view.parent_id is None else view.parent_id
@@ -448,7 +455,7 @@ def _parent(customer: BillingCustomer, view: UsCustomer, rules: CustomerRules) -
 
 def _password(
     customer: BillingCustomer, view: UsCustomer, rules: CustomerRules, box: PasswordBox
-) -> dict:
+) -> dict[str, Any]:
     """``password`` (§4.5): plain with ``'`` escaped, or with UserSide's
     ``is_encode_customer_password`` md5(md5(pw) + salt + UserSide id). Compared as digests,
     sent sealed; a customer created this run gets it after ``group_add`` (its id)."""
@@ -461,7 +468,9 @@ def _password(
     return {"password": box.sealed(plain, encode=rules.encode_password)}
 
 
-def _comment_with_password(customer: BillingCustomer, view: UsCustomer, box: PasswordBox) -> dict:
+def _comment_with_password(
+    customer: BillingCustomer, view: UsCustomer, box: PasswordBox
+) -> dict[str, Any]:
     """``save_password_to_comment``: the comment plus ``<br><b>pass: …</b>``, compared with
     the password part as a digest on both sides, sent sealed."""
     full = password_comment(escape_comment(customer.comment), box.open(customer.password or ""))

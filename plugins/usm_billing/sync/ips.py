@@ -76,6 +76,8 @@ class IpRules:
 
     @classmethod
     def build(cls, config: BillingConfig, settings: UsSettings) -> IpRules:
+        """The rules of one run; the gray/white mirror applies only when both nets are
+        configured."""
         mirror = bool(config.ip_gray_net and config.ip_white_net)
         return cls(
             update_mac=bool(settings.is_update_mac),

@@ -39,14 +39,14 @@ def escape_apostrophe(text: str) -> str:
 
 
 def escape_name(full_name: str) -> str:
-    """Customer name (§5.2 ``name``): CR/LF → space, ``\\`` removed, runs of white space
+    r"""Customer name (§5.2 ``name``): CR/LF → space, ``\`` removed, runs of white space
     collapsed, trimmed, ``'`` → ``&#039;``."""
     text = full_name.replace("\r", " ").replace("\n", " ").replace("\\", "")
     return escape_apostrophe(_SPACES.sub(" ", text).strip())
 
 
 def escape_comment(comment: str) -> str:
-    """Comment (§5.2 ``comment``): ``\\`` → ``&#092;``, ``/`` → ``&#047;``, LF → space,
+    r"""Comment (§5.2 ``comment``): ``\`` → ``&#092;``, ``/`` → ``&#047;``, LF → space,
     ``'`` → ``&#039;``, trimmed; CR is kept."""
     text = comment.replace("\\", "&#092;").replace("/", "&#047;").replace("\n", " ")
     return escape_apostrophe(text).strip()
@@ -107,6 +107,8 @@ def state_for(state_id: str, functional_by_state: dict[str, str]) -> int | str:
 
 
 def is_numeric(value: Any) -> bool:
+    """PHP's ``is_numeric`` (booleans are not numbers): :func:`loose_equal` compares
+    numeric values as numbers."""
     if isinstance(value, bool):
         return False
     if isinstance(value, (int, float, Decimal)):

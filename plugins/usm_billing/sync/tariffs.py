@@ -54,7 +54,9 @@ def _payment_of(value: Any) -> Decimal | None:
         return None
 
 
-def tariff_fields_to_send(desired: dict[str, Any], view: UsTariff | None) -> tuple[dict, dict]:
+def tariff_fields_to_send(
+    desired: dict[str, Any], view: UsTariff | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(fields that differ, the view's previous values); payment and interval go together."""
     current: dict[str, Any] = {}
     if view is not None:

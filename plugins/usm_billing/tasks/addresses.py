@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from usm_billing.exceptions import ApiError
@@ -103,8 +104,11 @@ def _compare_houses(
         data = {c.billing_house_id: c.payload for c in batch}
         reply = writes.attempt(
             f"compare_house of {len(batch)} houses",
-            lambda d=data: ctx.userside.compare_house(
-                d, is_disable_create=changes.disable_create, billing_crc_id=crc
+            partial(
+                ctx.userside.compare_house,
+                data,
+                is_disable_create=changes.disable_create,
+                billing_crc_id=crc,
             ),
         )
         if reply is None:
@@ -130,7 +134,7 @@ def _create_addresses(ctx: RunContext, changes: AddressChanges, writes: Writes) 
     us = ctx.userside
     cities: dict[str, int] = {}
     for name in changes.city_adds:
-        city = writes.attempt(f"city {name!r}", lambda n=name: us.add_city(n))
+        city = writes.attempt(f"city {name!r}", partial(us.add_city, name))
         if city is not None:
             cities[name] = city
     streets: dict[tuple[int, str], int] = {}
@@ -139,7 +143,7 @@ def _create_addresses(ctx: RunContext, changes: AddressChanges, writes: Writes) 
         if not city_id:
             continue  # its city failed (reported)
         made = writes.attempt(
-            f"street {street.name!r}", lambda c=city_id, n=street.name: us.add_street(c, n)
+            f"street {street.name!r}", partial(us.add_street, city_id, street.name)
         )
         if made is not None:
             streets[(city_id, street.name)] = made
@@ -167,7 +171,7 @@ def _create_addresses(ctx: RunContext, changes: AddressChanges, writes: Writes) 
             mapping[billing_house_id] = us_id
     for edit in changes.house_edits:
         writes.attempt(
-            f"house {edit.billing_house_id}", lambda e=edit: us.edit_house(e.us_id, e.fields)
+            f"house {edit.billing_house_id}", partial(us.edit_house, edit.us_id, edit.fields)
         )
     return mapping
 

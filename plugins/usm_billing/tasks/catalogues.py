@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.exceptions import ApiError
@@ -127,7 +128,7 @@ def load(ctx: RunContext, changes: CatalogueChangeSet) -> CatalogueResult:
         )
         for kind, names, create in creates:
             for name in names:
-                writes.attempt(f"{kind} {name!r}", lambda c=create, n=name: c(n))
+                writes.attempt(f"{kind} {name!r}", partial(create, name))
         edits = changes.service_edits
         if changes.group_creates or changes.tag_creates or changes.service_adds:
             again = _match(
@@ -139,9 +140,7 @@ def load(ctx: RunContext, changes: CatalogueChangeSet) -> CatalogueResult:
             maps.update({k: v for k, v in again.items() if k.endswith("_map")})
             edits = again.get("service_edits", edits)
         for us_id, cost in edits:
-            writes.attempt(
-                f"service #{us_id} cost", lambda i=us_id, c=cost: userside.service_edit(i, c)
-            )
+            writes.attempt(f"service #{us_id} cost", partial(userside.service_edit, us_id, cost))
     return CatalogueResult(
         load=writes.result(changes.summary()), enabled=dict(changes.enabled), **maps
     )

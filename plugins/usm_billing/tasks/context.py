@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from usm_billing.config import BillingConfig
 from usm_billing.password_keys import password_box_for
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.userside.hook import UserSideHook
 
 if TYPE_CHECKING:
-    from usm_billing.config import BillingConfig
     from usm_billing.passwords import PasswordBox
 
 __all__ = ["RunContext", "RunParams"]
@@ -46,6 +46,7 @@ class RunContext:
 
     @cached_property
     def billing(self) -> UniversalApiHook:
+        """The billing's hook, made on first use: a task builds only the hooks it uses."""
         return UniversalApiHook(
             self.config.billing_conn_id,
             dialect=self.config.billing_name,
@@ -55,6 +56,7 @@ class RunContext:
 
     @cached_property
     def userside(self) -> UserSideHook:
+        """UserSide's hook; made on first use (a task that only diffs never needs it)."""
         return UserSideHook(
             self.config.userside_conn_id,
             timeout=self.config.request_timeout_seconds,

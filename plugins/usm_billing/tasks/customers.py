@@ -38,7 +38,9 @@ MAX_ROUNDS = 8  # re-read-and-write rounds of one run for multi-step changes
 Item = tuple[int, dict[str, Any]]  # (UserSide customer id, group_edit fields)
 
 
-def billing_customers(ctx: RunContext, billing: BillingSnapshot, start: StartInfo) -> dict:
+def billing_customers(
+    ctx: RunContext, billing: BillingSnapshot, start: StartInfo
+) -> dict[str, BillingCustomer]:
     """The billing's customers under UserSide's licence cap ``row_limit`` (contract §2)."""
     kept, dropped = limit_rows(billing.customers, start.settings.row_limit)
     if dropped:
@@ -221,16 +223,21 @@ class _Edits:
 
             def recover(failed: list[Item], keys: set[str] = keys) -> list[Item]:
                 edits = self.rediff(us_id for us_id, _ in failed)
-                again = [(e.us_id, {k: v for k, v in e.fields.items() if k in keys}) for e in edits]
+                again = [
+                    (e.us_id, {k: v for k, v in e.fields.items() if k in keys})
+                    for e in edits
+                    if e.us_id is not None  # always set: re-read customers exist
+                ]
                 return _resolve(
                     self.ctx, [i for i in again if i[1]], self.uid_of, self.created, self.writes
                 )
 
+            def group_edit(batch: Sequence[Item], src: bool = request.src_billing) -> int:
+                return self.ctx.userside.customer_group_edit(dict(batch), src_billing=src)
+
             self.writes.batched(
                 [list(request.data.items())],
-                lambda batch, src=request.src_billing: self.ctx.userside.customer_group_edit(
-                    dict(batch), src_billing=src
-                ),
+                group_edit,
                 recover=recover,
                 record=lambda item: f"customer {self.uid_of.get(item[0], item[0])}",
                 total=len(request.data),

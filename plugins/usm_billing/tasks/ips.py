@@ -23,6 +23,8 @@ __all__ = ["diff", "load"]
 def diff(
     ctx: RunContext, start: StartInfo, billing: BillingSnapshot, userside: UsView
 ) -> IpChanges:
+    """Plan the IP/MAC writes of the customers the licence cap keeps (and, on a
+    one-customer run, of that customer only)."""
     rules = IpRules.build(ctx.config, start.settings)
     changes = diff_ips(
         billing_customers(ctx, billing, start),

@@ -4,6 +4,7 @@ data interval (universal-api.md §3.14, contract §5.5, §8 N1)."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from usm_billing.state_store import MessageStore
@@ -69,14 +70,12 @@ def load(ctx: RunContext, changes: MessageChanges) -> LoadResult:
                 continue
             done = writes.attempt(
                 f"message {add.billing_msg_id}",
-                lambda a=add: (
-                    ctx.userside.customer_msg_add(
-                        a.customer_id,
-                        a.text,
-                        billing_msg_id=a.billing_msg_id,
-                        billing_msg_date=a.billing_msg_date,
-                    )
-                    or True
+                partial(
+                    ctx.userside.customer_msg_add,
+                    add.customer_id,
+                    add.text,
+                    billing_msg_id=add.billing_msg_id,
+                    billing_msg_date=add.billing_msg_date,
                 ),
                 outage_fails_task=True,
             )

@@ -58,6 +58,7 @@ class Step:
 
     @property
     def upstream(self) -> tuple[str, ...]:
+        """The steps this one waits for: its inputs, then its ``after``, without repeats."""
         return tuple(dict.fromkeys((*self.inputs, *self.after)))
 
 
@@ -178,6 +179,7 @@ _BY_NAME = {s.name: s for s in PIPELINE}
 
 
 def step(name: str) -> Step:
+    """The :data:`PIPELINE` step named ``name``."""
     return _BY_NAME[name]
 
 

@@ -110,6 +110,7 @@ class RunReport:
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON (the DAG's summary log line, the CLI's output)."""
         return {
             "entities": self.entities,
             "write_requests": self.write_requests,

@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 def _unix(date: str, tz: str) -> int:
     try:
-        return int(pendulum.parse(date, tz=pendulum.timezone(tz)).timestamp())
+        parsed = pendulum.parse(date, tz=pendulum.timezone(tz))
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         return 0
+    # an ISO duration or interval ("P1D") parses too, but is no moment
+    return int(parsed.timestamp()) if isinstance(parsed, pendulum.DateTime) else 0
 
 
 def start(ctx: RunContext) -> StartInfo:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.sync.tariffs import diff_tariffs, tariff_fields_to_send
@@ -19,6 +20,7 @@ __all__ = ["diff", "load"]
 
 
 def diff(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> TariffChanges:
+    """Plan the tariff writes; each planned change is an audit line (unless ``without_log``)."""
     changes = diff_tariffs(billing.tariffs, userside.tariffs, billing_label=ctx.label)
     audit(
         "tariff",
@@ -50,7 +52,7 @@ def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
     for add in changes.adds:
         writes.attempt(
             f"tariff {add.billing_tariff_id}",
-            lambda add=add: userside.tariff_add(billing_id, add.billing_tariff_id, add.name),
+            partial(userside.tariff_add, billing_id, add.billing_tariff_id, add.name),
         )
     if changes.adds:
         view = userside.get_tariff_list(billing_id)
@@ -72,6 +74,6 @@ def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
     for vanished in changes.vanished:
         writes.attempt(
             f"tariff {vanished.billing_tariff_id}",
-            lambda v=vanished: userside.tariff_edit(v.us_id, v.fields),
+            partial(userside.tariff_edit, vanished.us_id, vanished.fields),
         )
     return writes.result(changes.summary())

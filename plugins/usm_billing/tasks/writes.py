@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -70,9 +71,12 @@ class Writes:
 
     @property
     def write_requests(self) -> int:
+        """The write requests this load sent, by the UserSide hook's counter (the
+        lifecycle calls are not counted)."""
         return self.userside.writes_sent - self._before
 
     def fail(self, record: str, error: Exception | str) -> None:
+        """Report ``record`` as failed; the load goes on with the others."""
         self.failed.append(Failure(record, str(error)))
 
     def attempt(
@@ -117,11 +121,13 @@ class Writes:
             done += len(batch)
             self.progress(done, total)
         if pending:
-            one = send_one or (lambda item: send([item]))
+            one: Callable[[K], object] = send_one or (lambda item: send([item]))
             for item in recover(pending):
-                self.attempt(record(item), lambda item=item: one(item))
+                self.attempt(record(item), partial(one, item))
 
     def progress(self, done: int, total: int) -> None:
+        """Log progress at most every :data:`PROGRESS_SECONDS`, and once at the end of a
+        load that took longer than a second."""
         now = time.monotonic()
         if now - self._logged >= PROGRESS_SECONDS or (done >= total and now - self._started > 1):
             self._logged = now
@@ -134,6 +140,8 @@ class Writes:
             )
 
     def result(self, counts: dict[str, Any], **detail: Any) -> LoadResult:
+        """The load's result: ``counts`` from the change set, the requests sent and the
+        failed records."""
         return LoadResult(
             entity=self.entity,
             counts=counts,

@@ -9,8 +9,7 @@ The connection host is the billing's full base URL and may already carry a query
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
 from usm_billing.transport import KeyedApiHook
@@ -31,6 +30,9 @@ from usm_billing.universal_api.models import (
     scalar_text,
 )
 from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 __all__ = ["UniversalApiHook"]
 
@@ -94,6 +96,8 @@ class UniversalApiHook(KeyedApiHook):
         return iter_json_items(self._body(method), source=self._label(method))
 
     def get_system_information(self) -> SystemInformation:
+        """The billing's clock and product; a reply without ``date`` is not the
+        Universal API and stops the run before any write."""
         data = self.fetch("get_system_information")
         if not isinstance(data, dict) or not data.get("date"):
             msg = self._label(
@@ -104,6 +108,8 @@ class UniversalApiHook(KeyedApiHook):
         return SystemInformation.model_validate(data)
 
     def get_tariff_list(self) -> tuple[dict[str, BillingTariff], list[RecordError]]:
+        """Tariffs by billing id, and the rows that could not be read (reported and
+        skipped, never fatal: one bad tariff must not stop the import)."""
         tariffs: dict[str, BillingTariff] = {}
         errors: list[RecordError] = []
         for key, raw in iter_items(self.fetch("get_tariff_list")):
@@ -116,6 +122,8 @@ class UniversalApiHook(KeyedApiHook):
         return tariffs, errors
 
     def get_user_state_list(self) -> dict[str, BillingState]:
+        """Customer states by billing state id; their ``functional`` gives UserSide's state
+        (spec §3.5)."""
         return {
             key: BillingState.model_validate({**raw, "id": key})
             for key, raw in iter_items(self.fetch("get_user_state_list"))
@@ -130,9 +138,12 @@ class UniversalApiHook(KeyedApiHook):
         }
 
     def get_user_group_list(self) -> dict[str, NamedItem]:
+        """Customer groups by billing id (both dialects; ``carbon5`` answers it in the
+        ``userside`` context)."""
         return self._named_items("get_user_group_list")
 
     def get_user_tags(self) -> dict[str, NamedItem]:
+        """Customer tags by billing id (``standart`` dialect only)."""
         self._standart_only("get_user_tags")
         return self._named_items("get_user_tags")
 
@@ -145,6 +156,7 @@ class UniversalApiHook(KeyedApiHook):
     # --- address catalogue (§3.9–3.11), read only when UserSide's is_update_address=1 ---
 
     def get_city_list(self) -> dict[str, BillingCity]:
+        """Cities by billing city id."""
         return {
             key: BillingCity.model_validate({**raw, "id": key})
             for key, raw in iter_items(self.fetch("get_city_list"))
@@ -152,6 +164,7 @@ class UniversalApiHook(KeyedApiHook):
         }
 
     def get_street_list(self) -> dict[str, BillingStreet]:
+        """Streets by billing street id."""
         return {
             key: BillingStreet.model_validate({**raw, "id": key})
             for key, raw in iter_items(self.fetch("get_street_list"))

@@ -35,9 +35,11 @@ class BillingMessage:
 def _unix(value: Any, tz: str) -> int:
     text = to_text(value).strip()
     try:
-        return int(pendulum.parse(text, tz=pendulum.timezone(tz)).timestamp())
+        parsed = pendulum.parse(text, tz=pendulum.timezone(tz))
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         return 0
+    # an ISO duration or interval ("P1D") parses too, but is no moment
+    return int(parsed.timestamp()) if isinstance(parsed, pendulum.DateTime) else 0
 
 
 def parse_messages(payload: Any, *, timezone: str = "UTC") -> list[BillingMessage]:

@@ -16,14 +16,16 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from usm_billing.universal_api.payload import iter_items
+from usm_billing.universal_api.payload import as_object, iter_items
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "BillingAddresses",
@@ -141,9 +143,11 @@ class BillingTariff(BaseModel):
 
     @classmethod
     def from_raw(cls, key: str, raw: Any) -> BillingTariff:
+        """The tariff of one ``get_tariff_list`` row; the nested ``speed`` object becomes
+        ``speed_up``/``speed_down``. :class:`RecordError` for a row that is no JSON object."""
         if not isinstance(raw, dict):
             raise RecordError("tariff", key, "(row)", "expected a JSON object")  # noqa: EM101
-        speed = raw.get("speed") if isinstance(raw.get("speed"), dict) else {}
+        speed = as_object(raw.get("speed"))
         comment = raw.get("additional_comment")
         return cls.model_validate(
             {
@@ -251,6 +255,7 @@ class BillingHouse(BaseModel):
 
     @classmethod
     def from_raw(cls, key: str, raw: dict[str, Any]) -> BillingHouse:
+        """The house of one ``get_house_list`` row, keeping its unknown keys in ``extra``."""
         extra = {
             k: v
             for k, v in raw.items()
@@ -526,7 +531,7 @@ def parse_customer(
     field = "(row)"
     try:
         field = "tariff"
-        tariff = raw.get("tariff") if isinstance(raw.get("tariff"), dict) else {}
+        tariff = as_object(raw.get("tariff"))
         current = _tariff_ids(tariff.get("current"))
         new_row = _first(tariff.get("new"))
         new_id = to_text(new_row.get("id"))
@@ -568,8 +573,8 @@ def parse_customer(
         field = "date_activity"
         values["date_activity"] = to_date(raw.get("date_activity"))
         field = "traffic"
-        traffic = raw.get("traffic") if isinstance(raw.get("traffic"), dict) else {}
-        month = traffic.get("month") if isinstance(traffic.get("month"), dict) else {}
+        traffic = as_object(raw.get("traffic"))
+        month = as_object(traffic.get("month"))
         values["traffic_up"] = to_int(month.get("up"))
         values["traffic_down"] = to_int(month.get("down"))
         field = "phone"

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from usm_billing.exceptions import FatalApiError
 
-__all__ = ["decode_body", "iter_items", "iter_json_items"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+__all__ = ["as_object", "decode_body", "iter_items", "iter_json_items"]
 
 _AXBILLS_ERROR = re.compile(r'"ERROR"\s*:\s*"(?P<text>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
 # AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
@@ -92,6 +94,12 @@ def _raise_on_error_object(value: dict[str, Any], source: str) -> None:
             _raise(source, f"the billing answered an error ({str(value.get('error'))[:120]})")
 
 
+def as_object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``: nested objects are read leniently on
+    both sides, as the PHP module's ``$row['speed']['up'] ?? null`` does."""
+    return value if isinstance(value, dict) else {}
+
+
 def iter_items(value: Any) -> Iterator[tuple[str, Any]]:
     """(key, element) pairs of a PHP array sent as a JSON object or list (spec §1.2).
 
@@ -113,7 +121,8 @@ STREAM_THRESHOLD = 1 << 20
 def _stream(text: str) -> Iterator[tuple[str, Any]]:
     """Top-level items of a JSON object or list, one at a time (``json`` raw_decode)."""
     decoder = json.JSONDecoder()
-    skip = _WHITESPACE.match
+    # `[ \t\n\r]*` matches the empty string, so `match` never returns None here
+    skip = cast("Callable[[str, int], re.Match[str]]", _WHITESPACE.match)
     index = skip(text, 0).end()
     opening = text[index]
     closing = {"{": "}", "[": "]"}[opening]

@@ -8,7 +8,6 @@ as one JSON string in the ``data`` field, so PHP's ``max_input_vars`` never cuts
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.exceptions import FatalApiError
@@ -29,6 +28,8 @@ from usm_billing.userside.models import (
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from usm_billing.userside.models import PasswordDigests
 
 __all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
@@ -61,12 +62,14 @@ class UserSideHook(KeyedApiHook):
 
     @property
     def api_url(self) -> str:
+        """``api.php`` under the connection's host, whether or not the host already names it."""
         base = self.base_url_of_connection().rstrip("/")
         return base if base.endswith("api.php") else f"{base}/api.php"
 
     # --- transport -------------------------------------------------------------------
 
     def read(self, request: str, **params: Any) -> Any:
+        """GET one ``cat=module`` read; the decoded JSON (UserSide's errors raise)."""
         what = f"cat=module&request={request}"
         response = self.send(
             "GET",
@@ -112,6 +115,8 @@ class UserSideHook(KeyedApiHook):
     # --- lifecycle (§2.1) ---------------------------------------------------------------
 
     def get_system_information(self) -> dict[str, Any]:
+        """UserSide's ``date`` is its clock (``erp_time`` of :meth:`get_settings`); a reply
+        without it is no UserSide and stops the run before any write."""
         reply = self.read("get_system_information")
         if not isinstance(reply, dict) or not reply.get("date"):
             msg = self._label("get_system_information: the reply has no `date`")
@@ -119,6 +124,7 @@ class UserSideHook(KeyedApiHook):
         return reply
 
     def set_start_info(self) -> None:
+        """Tells UserSide an import of this module version started; refused, the run stops."""
         reply = self.write(
             "usm_billing",
             "set_start_info",
@@ -129,6 +135,8 @@ class UserSideHook(KeyedApiHook):
         self._require(reply, "set_start_info", isinstance(reply, dict) and is_ok(reply))
 
     def get_settings(self, billing_id: int, *, billing_time: int, erp_time: int) -> UsSettings:
+        """UserSide's settings for this billing (which entities to sync, ``row_limit``); it
+        takes both clocks (unix seconds) with the request."""
         reply = self.write(
             "usm_billing",
             "get_settings",
@@ -141,14 +149,19 @@ class UserSideHook(KeyedApiHook):
         return UsSettings.model_validate(data if isinstance(data, dict) else {})
 
     def system_operation(self, billing_id: int) -> None:
+        """Lets UserSide finish the import on its side; sent whatever happened before, so
+        the reply is not judged."""
         self.write("usm_billing", "system_operation", billing_id=billing_id)
 
     def set_stop_info(self) -> None:
+        """Tells UserSide the import stopped; like :meth:`system_operation`, unjudged."""
         self.write("usm_billing", "set_stop_info")
 
     # --- bulk reads (§2.2) --------------------------------------------------------------
 
     def get_tariff_list(self, billing_id: int) -> dict[str, UsTariff]:
+        """UserSide's tariffs of this billing by billing tariff id; rows without a
+        UserSide id are left out (nothing to edit)."""
         rows = self.read("get_tariff_list", billing_id=billing_id)
         tariffs = {}
         for key, row in iter_items(rows):
@@ -203,6 +216,7 @@ class UserSideHook(KeyedApiHook):
         return rows
 
     def get_user_group_list(self) -> dict[int, str]:
+        """Groups by UserSide group id; matched to the billing's by name (contract §4.2)."""
         return self._named_rows("get_user_group_list")
 
     def get_user_tags(self) -> dict[int, str]:
@@ -227,16 +241,20 @@ class UserSideHook(KeyedApiHook):
         return us_id
 
     def add_group(self, name: str) -> int:
+        """The new group's UserSide id (the diff then maps the billing group to it)."""
         return self._lowercase_id(self.write("customer", "add_group", name=name), "add_group")
 
     def add_tag(self, name: str) -> int:
+        """The new tag's UserSide id."""
         return self._lowercase_id(self.write("customer", "add_tag", name=name), "add_tag")
 
     def service_add(self, billing_id: int, name: str) -> int:
+        """The new service's UserSide id; the name is what the billing calls it."""
         reply = self.write("service", "add", billing_id=billing_id, name=name)
         return self._lowercase_id(reply, "service add")
 
     def service_edit(self, us_id: int, cost: str) -> None:
+        """Sets a service's cost; a reply without ``OK`` fails the record."""
         reply = self.write("service", "edit", id=us_id, cost=cost)
         self._require(reply, f"service edit #{us_id}", isinstance(reply, dict) and is_ok(reply))
 
@@ -257,6 +275,8 @@ class UserSideHook(KeyedApiHook):
     # --- tariffs (§2.4) -----------------------------------------------------------------
 
     def tariff_add(self, billing_id: int, billing_tariff_id: str, name: str) -> None:
+        """Creates the tariff; its fields follow by :meth:`tariff_group_edit` after a
+        re-read (``add`` takes only the name)."""
         reply = self.write(
             "tariff", "add", billing_id=billing_id, billing_tariff_id=billing_tariff_id, name=name
         )
@@ -267,28 +287,36 @@ class UserSideHook(KeyedApiHook):
         )
 
     def tariff_group_edit(self, data: dict[int, dict[str, Any]]) -> None:
+        """Edits many tariffs in one request (UserSide id → fields)."""
         reply = self.write("tariff", "group_edit", data=_json({str(k): v for k, v in data.items()}))
         self._require(reply, "tariff group_edit", isinstance(reply, dict) and is_ok(reply))
 
     def tariff_edit(self, us_id: int, fields: dict[str, Any]) -> None:
+        """One tariff's edit: a failed group edit's retry, or a tariff gone from the billing."""
         reply = self.write("tariff", "edit", id=us_id, **fields)
         self._require(reply, f"tariff edit #{us_id}", isinstance(reply, dict) and is_ok(reply))
 
     # --- customers (§2.5) ---------------------------------------------------------------
 
     def customer_group_add(self, billing_id: int, rows: list[dict[str, Any]]) -> int:
+        """Creates the customers of ``rows``; ``count`` confirms the request, not each
+        customer, so the load re-reads the view for the new ids."""
         reply = self.write("customer", "group_add", billing_id=billing_id, data=_json(rows))
         count = pick(reply, "count") if isinstance(reply, dict) else None
         self._require(reply, "customer group_add", count is not None)
+        assert count is not None  # _require raised otherwise
         return int(count)
 
     def customer_group_edit(self, data: dict[int, dict[str, Any]], *, src_billing: bool) -> int:
+        """Edits many customers in one request; ``src_billing`` marks the "typical" fields'
+        requests (``src=billing``, :mod:`usm_billing.sync.batches`)."""
         form: dict[str, Any] = {"data": _json(data)}
         if src_billing:
             form["src"] = "billing"
         reply = self.write("customer", "group_edit", **form)
         count = pick(reply, "count") if isinstance(reply, dict) else None
         self._require(reply, "customer group_edit", count is not None)
+        assert count is not None  # _require raised otherwise
         return int(count)
 
     # --- addresses (§2.3; contract §4.6, §6) --------------------------------------------
@@ -333,15 +361,19 @@ class UserSideHook(KeyedApiHook):
         return us_id
 
     def add_city(self, name: str) -> int:
+        """The new city's UserSide id (old address algorithm)."""
         return self._created_id(self.write("address", "add_city", name=name), "address add_city")
 
     def add_street(self, city_id: int, name: str) -> int:
+        """The new street's UserSide id (old address algorithm)."""
         reply = self.write("address", "add_street", city_id=city_id, name=name)
         return self._created_id(reply, "address add_street")
 
     def add_house(
         self, city_id: int, street_id: int, number: str, block: str, *, floor: int, entrance: int
     ) -> int:
+        """The new house's UserSide id (old address algorithm); the postcode follows by
+        :meth:`edit_house`."""
         reply = self.write(
             "address",
             "add_house",
@@ -355,6 +387,7 @@ class UserSideHook(KeyedApiHook):
         return self._created_id(reply, "address add_house")
 
     def edit_house(self, us_id: int, fields: dict[str, Any]) -> None:
+        """Sets house fields; confirmed, like the creates, by the house's id in the reply."""
         reply = self.write("address", "edit_house", id=us_id, data=_json(fields))
         self._created_id(reply, f"address edit_house #{us_id}")
 

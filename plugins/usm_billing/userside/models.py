@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from usm_billing.universal_api.payload import iter_items
+from usm_billing.universal_api.payload import as_object, iter_items
 
 __all__ = [
     "NEW_CUSTOMER_NAME",
@@ -95,9 +95,11 @@ class UsTariff:
 
     @classmethod
     def from_row(cls, key: str, row: Any) -> UsTariff | None:
+        """``None`` for a row that is not a JSON object or has no UserSide id: such a
+        tariff cannot be edited, so the diff treats it as missing."""
         if not isinstance(row, dict) or _us_id(row) is None:
             return None
-        speed = row.get("speed") if isinstance(row.get("speed"), dict) else {}
+        speed = as_object(row.get("speed"))
         return cls(
             billing_tariff_id=key,
             us_id=_us_id(row) or 0,
@@ -270,16 +272,16 @@ def parse_view_row(
     us_id = _us_id(row)
     if us_id is None:
         return None
-    tariff = row.get("tariff") if isinstance(row.get("tariff"), dict) else {}
+    tariff = as_object(row.get("tariff"))
     current = tuple(
         str(item.get("id")) if isinstance(item, dict) else str(item)
         for _k, item in iter_items(tariff.get("current"))
     )
     agreement = _first(row.get("agreement"))
     address = _first(row.get("address"))
-    apartment = address.get("apartment") if isinstance(address.get("apartment"), dict) else {}
-    traffic = row.get("traffic") if isinstance(row.get("traffic"), dict) else {}
-    month = traffic.get("month") if isinstance(traffic.get("month"), dict) else {}
+    apartment = as_object(address.get("apartment"))
+    traffic = as_object(row.get("traffic"))
+    month = as_object(traffic.get("month"))
     return UsCustomer(
         billing_uid=key,
         us_id=us_id,
@@ -385,6 +387,7 @@ def parse_city_rows(value: Any) -> dict[str, UsCity]:
 
 
 def parse_street_rows(value: Any) -> dict[str, UsStreet]:
+    """Street rows by key; rows without a usable street or city id are left out."""
     rows: dict[str, UsStreet] = {}
     for key, row in iter_items(value):
         if not isinstance(row, dict):
@@ -396,6 +399,7 @@ def parse_street_rows(value: Any) -> dict[str, UsStreet]:
 
 
 def parse_house_rows(value: Any) -> dict[str, UsHouse]:
+    """House rows by key; rows without a usable UserSide id are left out."""
     rows: dict[str, UsHouse] = {}
     for key, row in iter_items(value):
         us_id = _int_or_none(row.get("id")) if isinstance(row, dict) else None

@@ -23,10 +23,13 @@ def pick(reply: dict[str, Any], name: str) -> Any:
 
 
 def is_ok(reply: dict[str, Any]) -> bool:
+    """Whether UserSide confirmed a write (``result: OK``, under either casing)."""
     return str(pick(reply, "result") or "").upper() == "OK"
 
 
 def error_text(reply: Any) -> str:
+    """UserSide's reason for a refusal, cut to 300 characters for the log and the
+    failed-record list; ``""`` when the reply gives none."""
     if isinstance(reply, dict):
         for key in ("ErrorText", "errorText", "error_text", "error", "Error"):
             if reply.get(key):
