@@ -9,12 +9,14 @@ billing uid), the key and the reason, and the other customers of the request are
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.emulators.userside_client import seeded
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 A, B = "10452", "10453"  # billing uids of US customers 1 and 2
 
