@@ -172,13 +172,13 @@ def test_backfill_imports_its_window_once_and_a_second_backfill_nothing(backfill
     ]
     assert [r["detail"]["sent"] for r in first] == [2, 2]
     assert sent_messages(stack) == ["11", "12", "13", "14"]  # exactly the window, each once
-    mutations = stack.userside_stats()["mutations"]
+    writes = stack.userside_stats()["writes"]
 
     second = backfill(dag, start, start + HOUR, reprocess="completed")
 
     assert [r["detail"]["sent"] for r in second] == [0, 0]
     assert [r["counts"]["already_sent"] for r in second] == [4, 4]
-    assert stack.userside_stats()["mutations"] == mutations  # nothing at all was written
+    assert stack.userside_stats()["writes"] == writes  # nothing at all was written
     assert sent_messages(stack) == ["11", "12", "13", "14"]
 
     # a scheduled/manual run imports everything not sent yet, and only that

@@ -1,8 +1,9 @@
 """Conformance, one run per supported billing (issue 5): a full sync of the billing's
 fixture set into an empty UserSide emulator converges in one run, and a second run sends
-no writes, counted by the UserSide emulator itself (mutations). Each billing's quirks are
-checked in the resulting UserSide view, and its error replies become clear errors that
-name the billing and the request, with nothing written (never "an empty billing").
+no writes, counted by the UserSide emulator itself (every write request it received).
+Each billing's quirks are checked in the resulting UserSide view, and its error replies
+become clear errors that name the billing and the request, with nothing written (never
+"an empty billing").
 
 The sets are defined in ``tests/integration/billings.py``: real captures for uBilling and
 AXbills (``shared/peers``), composed fixtures for Carbon Billing 5, MikBill and Platex.
@@ -142,7 +143,6 @@ def test_full_sync_converges_in_one_run_and_the_second_writes_nothing(
     # the second run: nothing to change, not one write request (counted by the server)
     assert second["write_requests"] == 0, second["entities"]
     assert after_second["writes"] == after_first["writes"]
-    assert after_second["mutations"] == after_first["mutations"]
     assert requested >= CORE_REQUESTS
     assert not requested & chosen.never_requested, requested & chosen.never_requested
     wrong = [

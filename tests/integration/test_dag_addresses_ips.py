@@ -51,11 +51,11 @@ def test_dag_imports_addresses_and_ips_then_writes_nothing(test_dag):
     with_house = [row for row in view.values() if row["address"][0]["house_id"]]
     assert len(with_house) >= 55
     assert sum(1 for row in view.values() if row["ip_mac"]) >= 55
-    mutations = stack.userside_stats()["mutations"]
+    writes = stack.userside_stats()["writes"]
 
     second = _report(dag.test())
 
-    assert stack.userside_stats()["mutations"] == mutations
+    assert stack.userside_stats()["writes"] == writes
     assert second["write_requests"] == 0, second["entities"]
 
 
@@ -63,5 +63,5 @@ def test_dry_run_reads_addresses_but_writes_nothing(test_dag):
     dag, stack = test_dag
     summary = _report(dag.test(run_conf={"dry_run": True}))
     assert summary["entities"]["addresses"]["dry_run"] is True
-    assert stack.userside_stats()["mutations"] == 0
+    assert stack.userside_stats()["writes"] == 0
     assert stack.userside.state.data["houses"] == {}

@@ -35,12 +35,12 @@ def test_dag_creates_and_fills_in_one_run_then_writes_nothing(test_dag):
     view = stack.view()
     assert len(view) == 60
     assert all(row["full_name"] != "_ run billing module again _" for row in view.values())
-    mutations = stack.userside_stats()["mutations"]
+    writes = stack.userside_stats()["writes"]
 
     second = dag.test()
 
     assert second.state == "success"
-    assert stack.userside_stats()["mutations"] == mutations
+    assert stack.userside_stats()["writes"] == writes
     assert _report(second)["write_requests"] == 0
 
 
@@ -49,7 +49,7 @@ def test_dry_run_writes_nothing(test_dag):
     run = dag.test(run_conf={"dry_run": True})
     assert run.state == "success"
     assert stack.view() == {}
-    assert stack.userside_stats()["mutations"] == 0
+    assert stack.userside_stats()["writes"] == 0
 
 
 def test_failed_extract_fails_the_run_after_finish_and_writes_nothing(test_dag):
@@ -63,4 +63,4 @@ def test_failed_extract_fails_the_run_after_finish_and_writes_nothing(test_dag):
     assert states["extract_billing"] == "failed"
     assert states["finish"] == "success"
     assert states["report"] == "failed"
-    assert stack.userside_stats()["mutations"] == 0
+    assert stack.userside_stats()["writes"] == 0

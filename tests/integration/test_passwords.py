@@ -96,7 +96,7 @@ def test_passwords_imported_but_never_in_xcom_logs_or_reports(
         assert row["comment"].endswith(f"<br><b>pass: {password}</b>"), uid
     # converged: the next run sends nothing, passwords and comments included
     assert second["write_requests"] == 0, second["entities"]
-    assert after["mutations"] == before["mutations"]
+    assert after["writes"] == before["writes"]
     # ... and no password in clear anywhere a reader of XCom, logs or reports would look
     assert recorded, "no step result was recorded"
     blobs = {

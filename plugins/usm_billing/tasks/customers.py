@@ -102,6 +102,15 @@ def diff(
         only=ctx.params.customer_id,
     )
     log.info("Customer changes: %s", changes.summary())
+    if changes.unknown_tariffs:
+        customers = sorted({uid for uid, _ in changes.unknown_tariffs})
+        shown = ", ".join(f"{uid} ({tariff})" for uid, tariff in changes.unknown_tariffs[:10])
+        log.warning(
+            "%d customer(s) have a tariff the billing's own tariff list lacks; their tariff "
+            "links are left alone (contract §11), everything else is written: %s",
+            len(customers),
+            shown,
+        )
     audit("customer", (e.audit() for e in changes.edits), enabled=not ctx.config.without_log)
     return changes
 
