@@ -13,7 +13,9 @@ from usm_billing.config import BillingConfig
 from usm_billing.exceptions import UsmBillingError
 from usm_billing.sync.customers import CustomerRules, customer_fields, new_customer_view
 from usm_billing.sync.tariffs import desired_tariff_fields
-from usm_billing.universal_api.models import BillingTariff, RecordError, parse_customer
+from usm_billing.universal_api.catalogues import BillingTariff
+from usm_billing.universal_api.customers import parse_customer
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.universal_api.payload import decode_body, iter_items
 from usm_billing.userside.models import UsSettings, parse_view_row
 

@@ -36,14 +36,10 @@ from pydantic import ValidationError
 from usm_billing.config import load_config
 from usm_billing.exceptions import ApiError, FatalApiError, UsmBillingError
 from usm_billing.transport import redact
+from usm_billing.universal_api.catalogues import BillingState, BillingTariff, NamedItem
+from usm_billing.universal_api.customers import parse_customer
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.universal_api.hook import UniversalApiHook
-from usm_billing.universal_api.models import (
-    BillingState,
-    BillingTariff,
-    NamedItem,
-    RecordError,
-    parse_customer,
-)
 from usm_billing.universal_api.payload import iter_items
 from usm_billing.userside.hook import UserSideHook
 

@@ -31,7 +31,7 @@ from usm_billing.sync.addresses import (
     used_addresses,
 )
 from usm_billing.sync.changes import AddressChanges, HouseAdd, HouseCompare, HouseEdit, StreetAdd
-from usm_billing.universal_api.models import (
+from usm_billing.universal_api.addresses import (
     BillingAddresses,
     BillingCity,
     BillingHouse,

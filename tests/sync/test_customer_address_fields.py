@@ -15,7 +15,7 @@ import pytest
 
 from usm_billing.config import BillingConfig
 from usm_billing.sync.customers import CustomerRules, customer_fields, diff_customers
-from usm_billing.universal_api.models import BillingCustomer
+from usm_billing.universal_api.customers import BillingCustomer
 from usm_billing.userside.models import UsCustomer, UsSettings
 
 UID, US_ID, CRC = "7", 70, "0123456789abcdef0123456789abcdef"

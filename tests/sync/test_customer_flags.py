@@ -26,7 +26,7 @@ from usm_billing.sync.customers import (
     limit_rows,
     new_customer_view,
 )
-from usm_billing.universal_api.models import BillingCustomer
+from usm_billing.universal_api.customers import BillingCustomer
 from usm_billing.userside.models import UsCustomer, UsSettings
 
 UID, US_ID, CRC = "7", 70, "c" * 32

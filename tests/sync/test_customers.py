@@ -26,7 +26,7 @@ from usm_billing.sync.customers import (
     new_customer_view,
     require_plausible_count,
 )
-from usm_billing.universal_api.models import BillingCustomer
+from usm_billing.universal_api.customers import BillingCustomer
 from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer, UsSettings
 
 UID = "7"

@@ -23,7 +23,7 @@ from usm_billing.sync.ips import (
     ip_fields,
     normalise_mac,
 )
-from usm_billing.universal_api.models import BillingCustomer
+from usm_billing.universal_api.customers import BillingCustomer
 from usm_billing.userside.models import UsCustomer, UsSettings
 
 MAC_A, MAC_B = "001122aabbcc", "aabbcc112233"

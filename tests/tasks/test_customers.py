@@ -13,7 +13,8 @@ from usm_billing.passwords import PasswordBox
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
 from usm_billing.tasks import context, customers
 from usm_billing.tasks.results import StartInfo
-from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot, SystemInformation
+from usm_billing.universal_api.catalogues import SystemInformation
+from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
 from usm_billing.userside.models import UsCustomer, UsSettings, UsView
 
 BOX = PasswordBox("billing-api-key")

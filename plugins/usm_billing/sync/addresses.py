@@ -34,18 +34,14 @@ from usm_billing.sync.changes import (
     StreetAdd,
 )
 from usm_billing.sync.normalize import escape_apostrophe, loose_equal
-from usm_billing.universal_api.models import BillingAddresses
+from usm_billing.universal_api.addresses import BillingAddresses
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from usm_billing.config import BillingConfig
-    from usm_billing.universal_api.models import (
-        BillingCity,
-        BillingCustomer,
-        BillingHouse,
-        BillingStreet,
-    )
+    from usm_billing.universal_api.addresses import BillingCity, BillingHouse, BillingStreet
+    from usm_billing.universal_api.customers import BillingCustomer
     from usm_billing.userside.models import (
         UsAddresses,
         UsCity,

@@ -42,7 +42,7 @@ from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from usm_billing.universal_api.models import BillingCustomer
+    from usm_billing.universal_api.customers import BillingCustomer
     from usm_billing.userside.models import UsSettings
 
 __all__ = [

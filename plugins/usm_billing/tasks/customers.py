@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from usm_billing.sync.changes import CustomerChanges
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import AddressResult, CatalogueResult, StartInfo
-    from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot
+    from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
     from usm_billing.userside.models import UsCustomer, UsView
 
 __all__ = ["billing_customers", "diff", "load", "reread"]

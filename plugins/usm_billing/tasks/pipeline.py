@@ -32,7 +32,7 @@ from usm_billing.tasks.results import (
     RunReport,
     StartInfo,
 )
-from usm_billing.universal_api.models import BillingSnapshot
+from usm_billing.universal_api.customers import BillingSnapshot
 from usm_billing.userside.models import UsView
 
 if TYPE_CHECKING:
