@@ -17,7 +17,8 @@ from usm_billing.universal_api.catalogues import BillingTariff
 from usm_billing.universal_api.customers import parse_customer
 from usm_billing.universal_api.fields import RecordError
 from usm_billing.universal_api.payload import decode_body, iter_items
-from usm_billing.userside.models import UsSettings, parse_view_row
+from usm_billing.userside.customers import parse_view_row
+from usm_billing.userside.models import UsSettings
 
 SCALARS = (
     st.none()

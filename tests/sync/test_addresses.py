@@ -37,7 +37,8 @@ from usm_billing.universal_api.addresses import (
     BillingHouse,
     BillingStreet,
 )
-from usm_billing.userside.models import UsAddresses, UsCity, UsHouse, UsSettings, UsStreet
+from usm_billing.userside.addresses import UsAddresses, UsCity, UsHouse, UsStreet
+from usm_billing.userside.models import UsSettings
 
 
 def md5(text: str) -> str:

@@ -16,7 +16,8 @@ import pytest
 from usm_billing.config import BillingConfig
 from usm_billing.sync.customers import CustomerRules, customer_fields, diff_customers
 from usm_billing.universal_api.customers import BillingCustomer
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID, US_ID, CRC = "7", 70, "0123456789abcdef0123456789abcdef"
 HOUSE_MAP = {"812": 5, "813": 6, "900": 0}

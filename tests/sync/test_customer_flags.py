@@ -27,7 +27,8 @@ from usm_billing.sync.customers import (
     new_customer_view,
 )
 from usm_billing.universal_api.customers import BillingCustomer
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID, US_ID, CRC = "7", 70, "c" * 32
 BOX = PasswordBox("billing-api-key")

@@ -27,7 +27,8 @@ from usm_billing.sync.customers import (
     require_plausible_count,
 )
 from usm_billing.universal_api.customers import BillingCustomer
-from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer, UsSettings
+from usm_billing.userside.customers import NEW_CUSTOMER_NAME, UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID = "7"
 US_ID = 70

@@ -42,13 +42,9 @@ if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
     from usm_billing.universal_api.addresses import BillingCity, BillingHouse, BillingStreet
     from usm_billing.universal_api.customers import BillingCustomer
-    from usm_billing.userside.models import (
-        UsAddresses,
-        UsCity,
-        UsCustomer,
-        UsSettings,
-        UsStreet,
-    )
+    from usm_billing.userside.addresses import UsAddresses, UsCity, UsStreet
+    from usm_billing.userside.customers import UsCustomer
+    from usm_billing.userside.models import UsSettings
 
 __all__ = [
     "EMPTY_CITY",

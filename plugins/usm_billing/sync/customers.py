@@ -37,7 +37,7 @@ from usm_billing.sync.normalize import (
     php_round,
     state_for,
 )
-from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer
+from usm_billing.userside.customers import NEW_CUSTOMER_NAME, UsCustomer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -15,7 +15,7 @@ from usm_billing.sync.changes import AddressChanges
 from usm_billing.tasks.results import AddressResult
 from usm_billing.tasks.writes import Writes, audit, chunks
 from usm_billing.universal_api.addresses import BillingAddresses
-from usm_billing.userside.models import UsAddresses
+from usm_billing.userside.addresses import UsAddresses
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig

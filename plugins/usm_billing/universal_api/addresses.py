@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from usm_billing.universal_api.fields import BillingRow, LenientInt, Scalar
-from usm_billing.universal_api.payload import pick
+from usm_billing.universal_api.payload import pick_keys
 
 __all__ = ["BillingAddresses", "BillingCity", "BillingHouse", "BillingStreet"]
 
@@ -58,7 +58,7 @@ class BillingHouse(BillingRow):
             for k, v in raw.items()
             if k not in ("street_id", "full_name", "number", "block", "postcode")
         }
-        return cls.model_validate({"id": key, **pick(raw, _HOUSE_KEYS), "extra": extra})
+        return cls.model_validate({"id": key, **pick_keys(raw, _HOUSE_KEYS), "extra": extra})
 
 
 @dataclass(frozen=True)

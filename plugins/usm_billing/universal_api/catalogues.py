@@ -20,7 +20,7 @@ from usm_billing.universal_api.fields import (
     Text,
     to_text,
 )
-from usm_billing.universal_api.payload import as_object, pick
+from usm_billing.universal_api.payload import as_object, pick_keys
 
 __all__ = [
     "BillingService",
@@ -66,7 +66,7 @@ class BillingTariff(BillingRow):
         return cls.model_validate(
             {
                 "id": key,
-                **pick(raw, _TARIFF_KEYS),
+                **pick_keys(raw, _TARIFF_KEYS),
                 "speed_up": speed.get("up"),
                 "speed_down": speed.get("down"),
                 "additional_comment": None if comment is None else to_text(comment),

@@ -19,7 +19,7 @@ from usm_billing.exceptions import FatalApiError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["as_object", "decode_body", "first_object", "iter_items", "iter_json_items", "pick"]
+__all__ = ["as_object", "decode_body", "first_object", "iter_items", "iter_json_items", "pick_keys"]
 
 _AXBILLS_ERROR = re.compile(r'"ERROR"\s*:\s*"(?P<text>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
 # AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
@@ -121,7 +121,7 @@ def first_object(value: Any) -> dict[str, Any]:
     return {}
 
 
-def pick(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+def pick_keys(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """``{name: row.get(name)}`` for each of ``names``: the keys a model takes from a row
     as they are, the others being renamed or reshaped by the caller."""
     return {name: row.get(name) for name in names}
