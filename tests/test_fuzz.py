@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from usm_billing.config import BillingConfig
 from usm_billing.exceptions import UsmBillingError
-from usm_billing.sync.customers import CustomerRules, customer_fields, new_customer_view
+from usm_billing.sync.customer_fields import customer_fields
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import new_customer_view
 from usm_billing.sync.tariffs import desired_tariff_fields
 from usm_billing.universal_api.catalogues import BillingTariff
 from usm_billing.universal_api.customers import parse_customer

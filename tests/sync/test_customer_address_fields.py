@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from usm_billing.config import BillingConfig
-from usm_billing.sync.customers import CustomerRules, customer_fields, diff_customers
+from usm_billing.sync.customer_fields import customer_fields
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers
 from usm_billing.universal_api.customers import BillingCustomer
 from usm_billing.userside.customers import UsCustomer
 from usm_billing.userside.models import UsSettings

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from usm_billing.passwords import is_sealed
 from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerEdit
-from usm_billing.sync.customers import CustomerRules, diff_customers, limit_rows
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers, limit_rows
 from usm_billing.tasks.results import CustomerResult
 from usm_billing.tasks.writes import Writes, audit, chunks
 from usm_billing.userside.customers import NEW_CUSTOMER_NAME
