@@ -21,7 +21,8 @@ import pendulum
 from airflow.sdk import DAG, dag, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-from usm_billing.check import render, run_check
+from usm_billing.check.command import run_check
+from usm_billing.check.render import render
 from usm_billing.exceptions import UsmBillingError
 
 if TYPE_CHECKING:
