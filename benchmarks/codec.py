@@ -27,7 +27,7 @@ from pydantic import TypeAdapter  # noqa: E402
 
 from emulators.billing.generator import generate  # noqa: E402
 from usm_billing.sync.changes import CustomerChanges, CustomerEdit  # noqa: E402
-from usm_billing.universal_api.models import (  # noqa: E402
+from usm_billing.universal_api.customers import (  # noqa: E402
     BillingCustomer,
     customer_records,
     parse_customer,

@@ -11,11 +11,16 @@ from hypothesis import strategies as st
 
 from usm_billing.config import BillingConfig
 from usm_billing.exceptions import UsmBillingError
-from usm_billing.sync.customers import CustomerRules, customer_fields, new_customer_view
+from usm_billing.sync.customer_fields import customer_fields
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import new_customer_view
 from usm_billing.sync.tariffs import desired_tariff_fields
-from usm_billing.universal_api.models import BillingTariff, RecordError, parse_customer
+from usm_billing.universal_api.catalogues import BillingTariff
+from usm_billing.universal_api.customers import parse_customer
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.universal_api.payload import decode_body, iter_items
-from usm_billing.userside.models import UsSettings, parse_view_row
+from usm_billing.userside.customers import parse_view_row
+from usm_billing.userside.models import UsSettings
 
 SCALARS = (
     st.none()

@@ -17,11 +17,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import pendulum
 from airflow.sdk import DAG, dag, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-from usm_billing.check import render, run_check
+from usm_billing.check.command import run_check
+from usm_billing.check.render import render
+from usm_billing.dag_settings import billing_dag_settings
 from usm_billing.exceptions import UsmBillingError
 
 if TYPE_CHECKING:
@@ -47,17 +48,8 @@ def build_check_dag(config: BillingConfig, name: str) -> DAG:
         dag_id=f"usm_billing_{name}_check",
         description=f"Compatibility check of billing `{config.billing_conn_id}` (manual)",
         schedule=None,
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
         default_args={"owner": "usm_billing", "retries": 0},
-        dagrun_timeout=timedelta(hours=1),
-        doc_md=CHECK_DOC.format(
-            name=name,
-            conn=config.billing_conn_id,
-            dialect=config.billing_name,
-            us_conn=config.userside_conn_id,
-        ),
+        **billing_dag_settings(config, name, doc=CHECK_DOC, timeout=timedelta(hours=1)),
         tags=["usm_billing", "check", config.billing_name],
     )
     def usm_billing_check_dag() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pendulum
 
-from usm_billing.check import check_command
+from usm_billing.check.command import check_command
 from usm_billing.config import load_config
 from usm_billing.exceptions import UsmBillingError
 from usm_billing.tasks.context import RunContext, RunParams

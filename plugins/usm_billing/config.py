@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -36,6 +36,12 @@ __all__ = [
 CONFIG_DIR_ENV = "USM_BILLING_CONFIG_DIR"
 
 PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def php_flag(description: str, php_variable: str) -> Any:
+    """A switch of the PHP module, off by default; its description names the PHP variable
+    (``$confIs…``) it stands for."""
+    return Field(default=False, description=f"{description} (${php_variable}).")
 
 
 class BillingConfig(BaseModel):
@@ -96,100 +102,72 @@ class BillingConfig(BaseModel):
     )
 
     # --- flags (universal-api.md §4.5) ----------------------------------------------------
-    skip_update_agreement_date: bool = Field(
-        default=False,
-        description="Write the agreement date only when UserSide has none "
-        "($confIsSkipUpdateAgreementDate).",
+    skip_update_agreement_date: bool = php_flag(
+        "Write the agreement date only when UserSide has none", "confIsSkipUpdateAgreementDate"
     )
-    disable_create_address: bool = Field(
-        default=False,
-        description="Never create cities, streets or houses ($confIsDisableCreateAddress).",
+    disable_create_address: bool = php_flag(
+        "Never create cities, streets or houses", "confIsDisableCreateAddress"
     )
-    skip_delete_empty_ip: bool = Field(
-        default=False,
-        description="Keep MAC-only bindings and the IPs of customers without `ip_mac` "
-        "($confIsSkipDeleteEmptyIp).",
+    skip_delete_empty_ip: bool = php_flag(
+        "Keep MAC-only bindings and the IPs of customers without `ip_mac`",
+        "confIsSkipDeleteEmptyIp",
     )
     skip_delete_ip: list[str] = Field(
         default_factory=list,
         description="IP ranges never deleted in UserSide, as CIDR or `a.b.c.d-e.f.g.h` "
         "($confSkipDeleteIp).",
     )
-    force_delete_empty_ip: bool = Field(
-        default=False,
-        description="Delete MAC-only bindings even with skip_delete_empty_ip "
-        "($confIsForceDeleteEmptyIp).",
+    force_delete_empty_ip: bool = php_flag(
+        "Delete MAC-only bindings even with skip_delete_empty_ip", "confIsForceDeleteEmptyIp"
     )
-    import_less_phone: bool = Field(
-        default=False,
-        description="Clear UserSide phone slots the billing does not fill "
-        "($confIsImportLessPhone).",
+    import_less_phone: bool = php_flag(
+        "Clear UserSide phone slots the billing does not fill", "confIsImportLessPhone"
     )
-    do_not_update_add_phone: bool = Field(
-        default=False,
-        description="Freeze phone slots 2–4 ($confIsDoNotUpdateAddPhone).",
+    do_not_update_add_phone: bool = php_flag("Freeze phone slots 2–4", "confIsDoNotUpdateAddPhone")
+    import_less_address: bool = php_flag(
+        "A customer without a billing house loses its UserSide house and flat",
+        "confIsImportLessAddress",
     )
-    import_less_address: bool = Field(
-        default=False,
-        description="A customer without a billing house loses its UserSide house and flat "
-        "($confIsImportLessAddress).",
+    update_empty_level: bool = php_flag(
+        "An empty billing floor clears the UserSide floor", "confIsUpdateEmptyLevel"
     )
-    update_empty_level: bool = Field(
-        default=False,
-        description="An empty billing floor clears the UserSide floor ($confIsUpdateEmptyLevel).",
+    update_empty_entrance: bool = php_flag(
+        "Write the billing entrance even when 0", "confIsUpdateEmptyEntrance"
     )
-    update_empty_entrance: bool = Field(
-        default=False,
-        description="Write the billing entrance even when 0 ($confIsUpdateEmptyEntrance).",
+    skip_unused_address: bool = php_flag(
+        "Import only addresses that some customer uses", "confIsSkipUnusedAddress"
     )
-    skip_unused_address: bool = Field(
-        default=False,
-        description="Import only addresses that some customer uses ($confIsSkipUnusedAddress).",
+    use_street_full_name: bool = php_flag(
+        "Use the street `full_name` in the old address algorithm", "confIsUseStreetFullName"
     )
-    use_street_full_name: bool = Field(
-        default=False,
-        description="Use the street `full_name` in the old address algorithm "
-        "($confIsUseStreetFullName).",
+    import_password_to_us_password: bool = php_flag(
+        "Import `password` into the UserSide customer password", "confIsImportPasswordToUsPassword"
     )
-    import_password_to_us_password: bool = Field(
-        default=False,
-        description="Import `password` into the UserSide customer password "
-        "($confIsImportPasswordToUsPassword).",
+    save_password_to_comment: bool = php_flag(
+        "Append the password to the comment", "confIsSavePasswordToComment"
     )
-    save_password_to_comment: bool = Field(
-        default=False,
-        description="Append the password to the comment ($confIsSavePasswordToComment).",
+    skip_update_date_activity: bool = php_flag(
+        "Never write the activity date", "confIsSkipUpdateDateActivity"
     )
-    skip_update_date_activity: bool = Field(
-        default=False,
-        description="Never write the activity date ($confIsSkipUpdateDateActivity).",
+    dont_update_date_connect: bool = php_flag(
+        "Write the connection date only when UserSide has none", "confIsDontUpdateDateConnect"
     )
-    dont_update_date_connect: bool = Field(
-        default=False,
-        description="Write the connection date only when UserSide has none "
-        "($confIsDontUpdateDateConnect).",
+    skip_sync_customer_is_corporate: bool = php_flag(
+        "Never write `flag_corporate`", "confIsSkipSyncCustomerIsCorporate"
     )
-    skip_sync_customer_is_corporate: bool = Field(
-        default=False,
-        description="Never write `flag_corporate` ($confIsSkipSyncCustomerIsCorporate).",
+    skip_parent_link: bool = php_flag(
+        "Do not link child accounts to their parent", "confIsSkipParentLink"
     )
-    skip_parent_link: bool = Field(
-        default=False,
-        description="Do not link child accounts to their parent ($confIsSkipParentLink).",
+    dont_change_child_id: bool = php_flag(
+        "Keep the raw child account id instead of `<parent>_<child>`", "isDontChangeChildId"
     )
-    dont_change_child_id: bool = Field(
-        default=False,
-        description="Keep the raw child account id instead of `<parent>_<child>` "
-        "($isDontChangeChildId).",
+    import_switch_commutation: bool = php_flag(
+        "Import the customer's switch port", "confIsImportSwitchCommutation"
     )
-    import_switch_commutation: bool = Field(
-        default=False,
-        description="Import the customer's switch port ($confIsImportSwitchCommutation).",
-    )
-    import_message: bool = Field(
-        default=False,
-        description="Import billing messages into UserSide, each once; a backfill run "
-        "imports those of its data interval ($confIsImportMessage).",
+    import_message: bool = php_flag(
+        "Import billing messages into UserSide, each once; a backfill run imports those of "
+        "its data interval",
+        "confIsImportMessage",
     )
     always_set_customer_group_id: str = Field(
         default="",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import pendulum
 from airflow.sdk import (
     DAG,
     CronDataIntervalTimetable,
@@ -24,6 +23,7 @@ from airflow.sdk import (
     task,
 )
 
+from usm_billing.dag_settings import START_DATE, billing_dag_settings
 from usm_billing.exceptions import LoadError, UsmBillingError
 from usm_billing.tasks import handoff, pipeline
 from usm_billing.tasks.context import RunContext, RunParams
@@ -154,18 +154,8 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         dag_id=f"usm_billing_{name}",
         description=f"Billing `{config.billing_conn_id}` → UserSide billing {config.billing_id}",
         schedule=CronDataIntervalTimetable(config.schedule, timezone="UTC"),
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        dagrun_timeout=timedelta(hours=2),
-        doc_md=DAG_DOC.format(
-            name=name,
-            billing_id=config.billing_id,
-            conn=config.billing_conn_id,
-            dialect=config.billing_name,
-            us_conn=config.userside_conn_id,
-        ),
+        **billing_dag_settings(config, name, doc=DAG_DOC, timeout=timedelta(hours=2)),
         tags=["usm_billing", config.billing_name],
         params={
             "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
@@ -206,7 +196,7 @@ def build_config_error_dag(errors: list[str]) -> DAG:
     placeholder = _ConfigErrorDag(
         dag_id="usm_billing_config_errors",
         schedule=None,
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        start_date=START_DATE,
     )
     placeholder.config_errors = tuple(errors)
     return placeholder

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from usm_billing.sync.batches import GroupEditRequest, plan_group_edit
-from usm_billing.sync.customers import TYPICAL_FIELDS
+from usm_billing.sync.customer_fields import TYPICAL_FIELDS
 
 ACTIVITY = "2025-06-12 21:48:03"
 

@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 
 from usm_billing.config import BillingConfig
-from usm_billing.sync.customers import CustomerRules, customer_fields, diff_customers
-from usm_billing.universal_api.models import BillingCustomer
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.sync.customer_fields import customer_fields
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers
+from usm_billing.universal_api.customers import BillingCustomer
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID, US_ID, CRC = "7", 70, "0123456789abcdef0123456789abcdef"
 HOUSE_MAP = {"812": 5, "813": 6, "900": 0}

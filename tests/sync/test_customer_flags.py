@@ -19,15 +19,12 @@ import pytest
 from usm_billing.config import BillingConfig
 from usm_billing.passwords import SEALED, PasswordBox
 from usm_billing.sync.changes import DEFERRED_CUSTOMER
-from usm_billing.sync.customers import (
-    CustomerRules,
-    customer_fields,
-    diff_customers,
-    limit_rows,
-    new_customer_view,
-)
-from usm_billing.universal_api.models import BillingCustomer
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.sync.customer_fields import customer_fields
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers, limit_rows, new_customer_view
+from usm_billing.universal_api.customers import BillingCustomer
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID, US_ID, CRC = "7", 70, "c" * 32
 BOX = PasswordBox("billing-api-key")

@@ -19,15 +19,12 @@ from usm_billing import codec
 from usm_billing.config import BillingConfig
 from usm_billing.exceptions import ImplausibleExtractError
 from usm_billing.sync.changes import CustomerChanges, CustomerEdit
-from usm_billing.sync.customers import (
-    CustomerRules,
-    customer_fields,
-    diff_customers,
-    new_customer_view,
-    require_plausible_count,
-)
-from usm_billing.universal_api.models import BillingCustomer
-from usm_billing.userside.models import NEW_CUSTOMER_NAME, UsCustomer, UsSettings
+from usm_billing.sync.customer_fields import customer_fields
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers, new_customer_view, require_plausible_count
+from usm_billing.universal_api.customers import BillingCustomer
+from usm_billing.userside.customers import NEW_CUSTOMER_NAME, UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID = "7"
 US_ID = 70

@@ -23,8 +23,9 @@ from usm_billing.sync.ips import (
     ip_fields,
     normalise_mac,
 )
-from usm_billing.universal_api.models import BillingCustomer
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.universal_api.customers import BillingCustomer
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 MAC_A, MAC_B = "001122aabbcc", "aabbcc112233"
 IP_1 = 3232235777  # 192.168.1.1

@@ -19,10 +19,12 @@ from usm_billing import codec
 from usm_billing.config import BillingConfig
 from usm_billing.sync.changes import CustomerChanges, CustomerEdit
 from usm_billing.sync.customer_extras import service_step
-from usm_billing.sync.customers import CustomerRules, diff_customers
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers
 from usm_billing.sync.normalize import loose_equal
-from usm_billing.universal_api.models import BillingCustomer
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.universal_api.customers import BillingCustomer
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 UID, US_ID, CRC = "7", 70, "c" * 32
 NO_TARIFF = "*_NO_TARIFF_*"

@@ -13,7 +13,7 @@ from usm_billing import codec
 from usm_billing.exceptions import ImplausibleExtractError
 from usm_billing.sync.changes import TariffAdd, TariffChanges, TariffEdit
 from usm_billing.sync.tariffs import desired_tariff_fields, diff_tariffs, tariff_fields_to_send
-from usm_billing.universal_api.models import BillingTariff
+from usm_billing.universal_api.catalogues import BillingTariff
 from usm_billing.userside.models import UsTariff
 
 HOME = {

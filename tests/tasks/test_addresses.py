@@ -19,7 +19,8 @@ from usm_billing.sync.changes import (
 )
 from usm_billing.tasks import addresses, run
 from usm_billing.tasks.results import StartInfo
-from usm_billing.universal_api.models import BillingSnapshot, SystemInformation
+from usm_billing.universal_api.catalogues import SystemInformation
+from usm_billing.universal_api.customers import BillingSnapshot
 from usm_billing.userside.models import UsSettings
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from usm_billing.exceptions import FatalApiError, RetriableApiError
 from usm_billing.sync.catalogues import service_key
 from usm_billing.tasks import catalogues
-from usm_billing.universal_api.models import BillingService, NamedItem
+from usm_billing.universal_api.catalogues import BillingService, NamedItem
 
 
 class FakeBilling:

@@ -13,8 +13,10 @@ from usm_billing.passwords import PasswordBox
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
 from usm_billing.tasks import context, customers
 from usm_billing.tasks.results import StartInfo
-from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot, SystemInformation
-from usm_billing.userside.models import UsCustomer, UsSettings, UsView
+from usm_billing.universal_api.catalogues import SystemInformation
+from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
+from usm_billing.userside.customers import UsCustomer, UsView
+from usm_billing.userside.models import UsSettings
 
 BOX = PasswordBox("billing-api-key")
 START = StartInfo(settings=UsSettings(), billing_time=1_750_000_000, erp_time=1_750_000_000)

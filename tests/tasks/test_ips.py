@@ -11,8 +11,10 @@ from usm_billing.exceptions import FatalApiError
 from usm_billing.sync.changes import IpChanges, IpEdit
 from usm_billing.tasks import ips
 from usm_billing.tasks.results import CustomerResult, LoadResult, StartInfo
-from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot, SystemInformation
-from usm_billing.userside.models import UsCustomer, UsSettings
+from usm_billing.universal_api.catalogues import SystemInformation
+from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
+from usm_billing.userside.customers import UsCustomer
+from usm_billing.userside.models import UsSettings
 
 START = StartInfo(settings=UsSettings(), billing_time=0, erp_time=0)
 # the billing's bindings behind ip_changes(): a re-diff after a failed batch finds them

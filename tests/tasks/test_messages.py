@@ -17,7 +17,7 @@ from usm_billing.sync.messages import MessageAdd
 from usm_billing.tasks import messages
 from usm_billing.tasks.results import CustomerResult, LoadResult
 from usm_billing.universal_api.messages import BillingMessage
-from usm_billing.userside.models import UsCustomer, UsView
+from usm_billing.userside.customers import UsCustomer, UsView
 
 
 class FakeBilling:

@@ -10,14 +10,9 @@ import pytest
 
 from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
+from usm_billing.universal_api.addresses import BillingCity, BillingHouse, BillingStreet
+from usm_billing.universal_api.customers import BillingCustomer, parse_customer
 from usm_billing.universal_api.hook import UniversalApiHook
-from usm_billing.universal_api.models import (
-    BillingCity,
-    BillingCustomer,
-    BillingHouse,
-    BillingStreet,
-    parse_customer,
-)
 
 KEY = "billing-secret-555"
 BASE = "http://billing.test/?module=remoteapi&action=userside"

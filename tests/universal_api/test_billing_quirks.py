@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from usm_billing.exceptions import FatalApiError
-from usm_billing.universal_api.models import RecordError, parse_customer
+from usm_billing.universal_api.customers import parse_customer
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.universal_api.payload import decode_body
 
 

@@ -11,13 +11,9 @@ import pytest
 
 from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
+from usm_billing.universal_api.customers import BillingCustomer, customer_records, parse_customer
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.universal_api.hook import UniversalApiHook
-from usm_billing.universal_api.models import (
-    BillingCustomer,
-    RecordError,
-    customer_records,
-    parse_customer,
-)
 
 
 def parse(**raw: Any) -> BillingCustomer:

@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import PEERS
 from usm_billing.exceptions import FatalApiError
-from usm_billing.universal_api.models import BillingTariff, parse_customer
+from usm_billing.universal_api.catalogues import BillingTariff
+from usm_billing.universal_api.customers import parse_customer
 from usm_billing.universal_api.payload import decode_body, iter_items
 
 if TYPE_CHECKING:

@@ -12,8 +12,9 @@ import pytest
 
 from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
+from usm_billing.userside.addresses import UsCity, UsHouse, UsStreet
+from usm_billing.userside.customers import UsCustomer, parse_view_row
 from usm_billing.userside.hook import UserSideHook
-from usm_billing.userside.models import UsCity, UsCustomer, UsHouse, UsStreet, parse_view_row
 
 KEY = "us-secret-key-addr"
 API = "http://userside.test/api.php"

@@ -14,8 +14,8 @@ import pytest
 from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
 from usm_billing.passwords import PasswordBox
+from usm_billing.userside.customers import UsCustomer, parse_view_row
 from usm_billing.userside.hook import UserSideHook
-from usm_billing.userside.models import UsCustomer, parse_view_row
 
 KEY = "us-secret-key-123"
 API = "http://userside.test/api.php"

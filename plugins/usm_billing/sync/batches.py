@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from usm_billing.sync.customers import TYPICAL_FIELDS
+from usm_billing.sync.customer_fields import TYPICAL_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping

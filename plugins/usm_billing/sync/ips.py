@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from usm_billing.config import BillingConfig
-    from usm_billing.universal_api.models import BillingCustomer
-    from usm_billing.userside.models import UsCustomer, UsSettings
+    from usm_billing.universal_api.customers import BillingCustomer
+    from usm_billing.userside.customers import UsCustomer
+    from usm_billing.userside.models import UsSettings
 
 __all__ = [
     "MAC_ONLY",

@@ -23,7 +23,7 @@ from usm_billing.sync.normalize import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from usm_billing.universal_api.models import BillingTariff
+    from usm_billing.universal_api.catalogues import BillingTariff
     from usm_billing.userside.models import UsTariff
 
 __all__ = ["desired_tariff_fields", "diff_tariffs", "tariff_fields_to_send"]

@@ -14,14 +14,14 @@ from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.changes import AddressChanges
 from usm_billing.tasks.results import AddressResult
 from usm_billing.tasks.writes import Writes, audit, chunks
-from usm_billing.universal_api.models import BillingAddresses
-from usm_billing.userside.models import UsAddresses
+from usm_billing.universal_api.addresses import BillingAddresses
+from usm_billing.userside.addresses import UsAddresses
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import StartInfo
-    from usm_billing.universal_api.models import BillingSnapshot
+    from usm_billing.universal_api.customers import BillingSnapshot
 
 __all__ = ["billing_crc_id", "diff", "load"]
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from usm_billing.passwords import is_sealed
 from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerEdit
-from usm_billing.sync.customers import CustomerRules, diff_customers, limit_rows
+from usm_billing.sync.customer_rules import CustomerRules
+from usm_billing.sync.customers import diff_customers, limit_rows
 from usm_billing.tasks.results import CustomerResult
 from usm_billing.tasks.writes import Writes, audit, chunks
-from usm_billing.userside.models import NEW_CUSTOMER_NAME
+from usm_billing.userside.customers import NEW_CUSTOMER_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from usm_billing.sync.changes import CustomerChanges
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import AddressResult, CatalogueResult, StartInfo
-    from usm_billing.universal_api.models import BillingCustomer, BillingSnapshot
-    from usm_billing.userside.models import UsCustomer, UsView
+    from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
+    from usm_billing.userside.customers import UsCustomer, UsView
 
 __all__ = ["billing_customers", "diff", "load", "reread"]
 

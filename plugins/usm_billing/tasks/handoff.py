@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from usm_billing import codec
 from usm_billing.state_store import state_root
-from usm_billing.universal_api.models import BillingSnapshot
-from usm_billing.userside.models import UsView
+from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.userside.customers import UsView
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig

@@ -15,7 +15,7 @@ from usm_billing.tasks.writes import Writes
 if TYPE_CHECKING:
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import CustomerResult, LoadResult
-    from usm_billing.userside.models import UsView
+    from usm_billing.userside.customers import UsView
 
 __all__ = ["SAVE_EVERY", "diff", "load"]
 

@@ -32,8 +32,8 @@ from usm_billing.tasks.results import (
     RunReport,
     StartInfo,
 )
-from usm_billing.universal_api.models import BillingSnapshot
-from usm_billing.userside.models import UsView
+from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.userside.customers import UsView
 
 if TYPE_CHECKING:
     from usm_billing.tasks.context import RunContext

@@ -12,8 +12,8 @@ from usm_billing.sync.customers import require_plausible_count
 from usm_billing.sync.guards import check_not_in_billing
 from usm_billing.sync.normalize import loose_equal
 from usm_billing.tasks.results import Plausibility, RunReport, StartInfo
-from usm_billing.universal_api.models import BillingSnapshot
-from usm_billing.userside.models import UsView
+from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.userside.customers import UsView
 
 if TYPE_CHECKING:
     from usm_billing.tasks.context import RunContext

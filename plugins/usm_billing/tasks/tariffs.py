@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from usm_billing.sync.changes import TariffChanges
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import LoadResult
-    from usm_billing.universal_api.models import BillingSnapshot
-    from usm_billing.userside.models import UsView
+    from usm_billing.universal_api.customers import BillingSnapshot
+    from usm_billing.userside.customers import UsView
 
 __all__ = ["diff", "load"]
 

@@ -13,22 +13,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from usm_billing.exceptions import FatalApiError, ImplausibleExtractError
 from usm_billing.transport import KeyedApiHook
-from usm_billing.universal_api.messages import BillingMessage, parse_messages
-from usm_billing.universal_api.models import (
-    BillingCity,
-    BillingCustomer,
-    BillingHouse,
+from usm_billing.universal_api.addresses import BillingCity, BillingHouse, BillingStreet
+from usm_billing.universal_api.catalogues import (
     BillingService,
     BillingState,
-    BillingStreet,
     BillingTariff,
     NamedItem,
-    RecordError,
     SystemInformation,
-    customer_records,
-    parse_customer,
-    scalar_text,
 )
+from usm_billing.universal_api.customers import BillingCustomer, customer_records, parse_customer
+from usm_billing.universal_api.fields import RecordError, scalar_text
+from usm_billing.universal_api.messages import BillingMessage, parse_messages
 from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
 
 if TYPE_CHECKING:

@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pendulum
-
-from usm_billing.universal_api.models import customer_key, to_text
+from usm_billing.universal_api.fields import customer_key, to_text, to_unix
 from usm_billing.universal_api.payload import iter_items
 
 __all__ = ["BillingMessage", "parse_messages"]
@@ -33,13 +31,7 @@ class BillingMessage:
 
 
 def _unix(value: Any, tz: str) -> int:
-    text = to_text(value).strip()
-    try:
-        parsed = pendulum.parse(text, tz=pendulum.timezone(tz))
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
-        return 0
-    # an ISO duration or interval ("P1D") parses too, but is no moment
-    return int(parsed.timestamp()) if isinstance(parsed, pendulum.DateTime) else 0
+    return to_unix(to_text(value).strip(), tz) or 0
 
 
 def parse_messages(payload: Any, *, timezone: str = "UTC") -> list[BillingMessage]:

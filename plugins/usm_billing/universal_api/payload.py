@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, cast
 from usm_billing.exceptions import FatalApiError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["as_object", "decode_body", "iter_items", "iter_json_items"]
+__all__ = ["as_object", "decode_body", "first_object", "iter_items", "iter_json_items", "pick_keys"]
 
 _AXBILLS_ERROR = re.compile(r'"ERROR"\s*:\s*"(?P<text>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
 # AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
@@ -111,6 +111,20 @@ def iter_items(value: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield str(index), item
+
+
+def first_object(value: Any) -> dict[str, Any]:
+    """Element ``[0]`` of an ordinal collection (list or object) when it is an object, else
+    ``{}``: both sides send one-element lists such as ``agreement`` or ``address`` so."""
+    for _key, item in iter_items(value):
+        return item if isinstance(item, dict) else {}
+    return {}
+
+
+def pick_keys(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """``{name: row.get(name)}`` for each of ``names``: the keys a model takes from a row
+    as they are, the others being renamed or reshaped by the caller."""
+    return {name: row.get(name) for name in names}
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

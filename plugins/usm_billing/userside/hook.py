@@ -13,24 +13,24 @@ from typing import TYPE_CHECKING, Any
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
 from usm_billing.universal_api.payload import STREAM_THRESHOLD, iter_items, iter_json_items
-from usm_billing.userside.models import (
+from usm_billing.userside.addresses import (
     UsCity,
-    UsCustomer,
     UsHouse,
-    UsSettings,
     UsStreet,
-    UsTariff,
     parse_city_rows,
     parse_house_rows,
     parse_street_rows,
-    parse_view_row,
 )
+from usm_billing.userside.customers import UsCustomer, parse_view_row
+from usm_billing.userside.models import UsSettings, UsTariff
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from usm_billing.userside.models import PasswordDigests
+    import requests
+
+    from usm_billing.userside.customers import PasswordDigests
 
 __all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
 
@@ -68,8 +68,8 @@ class UserSideHook(KeyedApiHook):
 
     # --- transport -------------------------------------------------------------------
 
-    def read(self, request: str, **params: Any) -> Any:
-        """GET one ``cat=module`` read; the decoded JSON (UserSide's errors raise)."""
+    def _get(self, request: str, params: dict[str, Any]) -> tuple[requests.Response, str]:
+        """GET one ``cat=module`` read: the response and the label its errors carry."""
         what = f"cat=module&request={request}"
         response = self.send(
             "GET",
@@ -77,21 +77,20 @@ class UserSideHook(KeyedApiHook):
             what=what,
             params={"key": self.api_key, "cat": "module", "request": request, **params},
         )
-        return decode_reply(response.status_code, response.content, label=self._label(what))
+        return response, self._label(what)
+
+    def read(self, request: str, **params: Any) -> Any:
+        """GET one ``cat=module`` read; the decoded JSON (UserSide's errors raise)."""
+        response, label = self._get(request, params)
+        return decode_reply(response.status_code, response.content, label=label)
 
     def read_items(self, request: str, **params: Any) -> Iterator[tuple[str, Any]]:
         """(key, row) pairs of a list read; a large view is parsed row by row."""
-        what = f"cat=module&request={request}"
-        response = self.send(
-            "GET",
-            self.api_url,
-            what=what,
-            params={"key": self.api_key, "cat": "module", "request": request, **params},
-        )
+        response, label = self._get(request, params)
         body = response.content
         if response.status_code != 200 or len(body) < STREAM_THRESHOLD:
-            return iter_items(decode_reply(response.status_code, body, label=self._label(what)))
-        return iter_json_items(body, source=self._label(what))
+            return iter_items(decode_reply(response.status_code, body, label=label))
+        return iter_json_items(body, source=label)
 
     def write(self, cat: str, action: str, **form: Any) -> Any:
         """POST one write; the reply is returned for the caller to judge."""

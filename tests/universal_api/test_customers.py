@@ -1,28 +1,20 @@
-"""Lenient parsing of billing records at the edge, one table row per spec rule.
+"""Lenient parsing of billing customer records at the edge, one table row per spec rule.
 
 Sections: universal-api.md §0.2-0.5 (keys, loose types, "no date" sentinels), §1.2
-(list-or-object collections), §3.4 (tariffs), §3.13 (customers), §4.4 (phones, e-mail),
-§4.6 (edge cases); contract §5.2 (the forms the diff expects).
+(list-or-object collections), §3.13 (customers), §4.4 (phones, e-mail), §4.6 (edge
+cases); contract §5.2 (the forms the diff expects).
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from usm_billing import codec
-from usm_billing.universal_api.models import (
-    BillingCustomer,
-    BillingTariff,
-    RecordError,
-    customer_key,
-    parse_customer,
-    to_decimal,
-)
+from usm_billing.universal_api.customers import BillingCustomer, parse_customer
+from usm_billing.universal_api.fields import RecordError, customer_key
 
 EXAMPLE = {
     "id": "10452",
@@ -405,44 +397,6 @@ def test_parse_customer_record_error_names_customer_and_field(
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        pytest.param(3, "3", id="0.3-decimal-int"),
-        pytest.param(2.5, "2.5", id="0.3-decimal-float-short-form"),
-        pytest.param(0.1, "0.1", id="0.3-decimal-float-no-binary-noise"),
-        pytest.param("125.50", "125.50", id="0.3-decimal-string-kept-exact"),
-        pytest.param("1,5", "1.5", id="3.12-decimal-comma"),
-        pytest.param(" -12.30 ", "-12.30", id="4.6-decimal-padded-negative"),
-        pytest.param("1e3", "1E+3", id="0.3-decimal-exponent"),
-        pytest.param(None, "0", id="4.4-decimal-null-is-0"),
-        pytest.param("", "0", id="4.4-decimal-empty-is-0"),
-        pytest.param(True, "1", id="0.3-decimal-true-is-1"),
-    ],
-)
-def test_to_decimal(value: Any, expected: str) -> None:
-    result = to_decimal(value)
-    assert isinstance(result, Decimal)
-    assert str(result) == expected
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        pytest.param("abc", id="4.6-decimal-text"),
-        pytest.param("NaN", id="4.6-decimal-nan-string"),
-        pytest.param("Infinity", id="4.6-decimal-infinity-string"),
-        pytest.param(float("nan"), id="4.6-decimal-nan-number"),
-        pytest.param(float("-inf"), id="4.6-decimal-infinite-number"),
-        pytest.param([1], id="4.6-decimal-list"),
-        pytest.param({"v": 1}, id="4.6-decimal-object"),
-    ],
-)
-def test_to_decimal_rejects(value: Any) -> None:
-    with pytest.raises(ValueError, match="expected a number"):
-        to_decimal(value)
-
-
-@pytest.mark.parametrize(
     ("changes", "same"),
     [
         pytest.param({"balance": "-99"}, True, id="2.5-crc-ignores-balance"),
@@ -461,81 +415,3 @@ def test_crc(changes: dict[str, Any], same: bool) -> None:
 def test_billing_customer_survives_json() -> None:
     customer = parse_customer("10452", EXAMPLE)
     assert codec.decode(codec.encode(customer), BillingCustomer) == customer
-
-
-# --- tariffs --------------------------------------------------------------------------
-
-TARIFF = {
-    "id": "21",
-    "name": "Day pass",
-    "payment": "9.90",
-    "payment_interval": 1,
-    "speed": {"up": 20480, "down": 51200},
-    "traffic": 2048,
-    "service_type": 0,
-}
-
-
-@pytest.mark.parametrize(
-    ("changes", "field", "expected"),
-    [
-        pytest.param({}, "id", "21", id="3.4-tariff-id-is-the-key"),
-        pytest.param({"id": "999"}, "id", "21", id="0.2-tariff-key-wins-over-inner-id"),
-        pytest.param({}, "payment", Decimal("9.90"), id="0.3-tariff-payment-string"),
-        pytest.param({"payment": 250}, "payment", Decimal(250), id="3.4-tariff-payment-number"),
-        pytest.param({"payment": None}, "payment", Decimal(0), id="3.4-tariff-payment-null-0"),
-        pytest.param(
-            {"payment_interval": "30"}, "payment_interval", 30, id="0.3-tariff-interval-string"
-        ),
-        pytest.param(
-            {"payment_interval": None}, "payment_interval", 0, id="3.4-tariff-interval-missing"
-        ),
-        pytest.param({}, "speed_up", 20480, id="3.4-tariff-speed-up"),
-        pytest.param({}, "speed_down", 51200, id="3.4-tariff-speed-down"),
-        pytest.param(
-            {"speed": {"up": "1024", "down": "2048"}},
-            "speed_down",
-            2048,
-            id="0.3-tariff-speed-strings",
-        ),
-        pytest.param({"speed": []}, "speed_up", 0, id="1.2-tariff-speed-empty-list"),
-        pytest.param({"traffic": "-1"}, "traffic", -1, id="3.4-tariff-traffic-unlimited"),
-        pytest.param({"service_type": "3"}, "service_type", 3, id="3.4-tariff-service-type-tv"),
-        pytest.param({"name": None}, "name", "", id="3.4-tariff-name-null-empty"),
-        pytest.param({"name": "100/100"}, "name", "100/100", id="3.4-tariff-name-raw"),
-        pytest.param({}, "additional_comment", None, id="3.4-tariff-comment-absent-none"),
-        pytest.param(
-            {"additional_comment": ""},
-            "additional_comment",
-            "",
-            id="3.4-tariff-comment-empty-present",
-        ),
-        pytest.param(
-            {"additional_comment": 5},
-            "additional_comment",
-            "5",
-            id="3.4-tariff-comment-number-as-text",
-        ),
-    ],
-)
-def test_billing_tariff_from_raw(changes: dict[str, Any], field: str, expected: Any) -> None:
-    assert getattr(BillingTariff.from_raw("21", {**TARIFF, **changes}), field) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "error", "message"),
-    [
-        pytest.param(
-            ["x"], RecordError, r"^tariff `21`: field `\(row\)`", id="3.4-tariff-row-list"
-        ),
-        pytest.param(
-            "Day", RecordError, r"^tariff `21`: field `\(row\)`", id="3.4-tariff-row-text"
-        ),
-        pytest.param(
-            {**TARIFF, "payment": "free"}, ValidationError, r"payment", id="3.4-tariff-bad-payment"
-        ),
-    ],
-)
-def test_billing_tariff_from_raw_rejects(raw: Any, error: type[Exception], message: str) -> None:
-    with pytest.raises(error, match=message):
-        BillingTariff.from_raw("21", raw)

@@ -1,0 +1,216 @@
+"""Typed model of one billing customer, and the walk over a ``get_user_list`` row and its
+child accounts (universal-api.md §3.13).
+
+Customers are frozen slotted dataclasses rather than pydantic models: a billing of
+100,000 customers must parse in seconds and fit in memory, and each field needs its own
+error message anyway (:class:`~usm_billing.universal_api.fields.RecordError` names the
+customer and the field). The sub-records are read by
+:mod:`usm_billing.universal_api.customer_fields`; :class:`BillingSnapshot` is what one run
+read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from usm_billing.universal_api import customer_fields as parts
+from usm_billing.universal_api.catalogues import (
+    BillingState,
+    BillingTariff,
+    SystemInformation,
+)
+from usm_billing.universal_api.fields import (
+    RecordError,
+    customer_key,
+    scalar_text,
+    to_date,
+    to_decimal,
+    to_int,
+    to_text,
+)
+from usm_billing.universal_api.payload import as_object, first_object, iter_items
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+__all__ = ["BillingCustomer", "BillingSnapshot", "customer_records", "parse_customer"]
+
+
+@dataclass(frozen=True, slots=True)
+class BillingCustomer:
+    """One ``get_user_list`` row in billing terms (spec §3.13), ready for the diff."""
+
+    id: str
+    login: str = ""
+    full_name: str = ""
+    flag_corporate: int | None = None
+    tariff_current: tuple[str, ...] = ()
+    tariff_new: tuple[str, str] | None = None
+    agreement_number: str = ""
+    agreement_date: str = ""
+    account_number: str = ""
+    comment: str = ""
+    balance: str = "0"
+    credit: str = "0"
+    discount: str = "0"
+    state_id: str = ""
+    is_disable: int = 0
+    date_connect: str = ""
+    date_activity: str = ""
+    traffic_up: int = 0
+    traffic_down: int = 0
+    phones: tuple[str, ...] = ()
+    email: str = ""
+    # address[0] (spec §3.13): billing house id ("" = none), flat, the customer's floor and
+    # entrance (-1 = "clear", 0 = none)
+    house_id: str = ""
+    apartment: str = ""
+    floor: str = ""
+    entrance: int = 0
+    # ip_mac entries as (ip, mac, local_ip) texts, normalised by sync/ips.py; None when the
+    # record has no ip_mac at all (spec §4.4 distinguishes the two)
+    ip_mac: tuple[tuple[str, str, str], ...] | None = None
+    crc: str = ""
+    # catalogues, additional data, marks, password, child accounts:
+    # billing group ids; tags as (tag id, date_add); services as (service id, instances
+    # (cost, comment)) -- all billing ids, mapped to UserSide ids by name (§3.6-3.7, §3.12)
+    groups: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    services: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # custom fields as (field id, value); None when the record has no such key (the
+    # `additional_customer_data` merge falls back to `additional_data` then, §3.13)
+    additional_data: tuple[tuple[str, str], ...] | None = None
+    additional_customer_data: tuple[tuple[str, str], ...] | None = None
+    marks: tuple[str, ...] = ()
+    # the password, sealed (usm_billing.passwords); None when not asked for or absent
+    password: str | None = None
+    # billing id of the parent account for a child (`account` sub-record), else ""
+    parent: str = ""
+    # whether the record has an `is_disable` key at all (row_limit counts only those
+    # without one, contract §2)
+    has_is_disable: bool = False
+
+
+def parse_customer(
+    raw_key: Any,
+    raw: Any,
+    *,
+    seal: Callable[[str], str] | None = None,
+    parent: str = "",
+) -> BillingCustomer:
+    """Parse one row; raises :class:`RecordError` naming the customer and the field.
+
+    The password is kept only when ``seal`` is given, and only as ``seal(password)``
+    (:mod:`usm_billing.passwords`); ``parent`` is the billing id of the parent account of a
+    child record (:func:`customer_records`).
+    """
+    key = customer_key(raw_key)
+    if not isinstance(raw, dict):
+        raise RecordError("customer", key, "(row)", "expected a JSON object")  # noqa: EM101
+    field = "(row)"
+    try:
+        field = "tariff"
+        tariff = as_object(raw.get("tariff"))
+        current = parts.tariff_ids(tariff.get("current"))
+        new_row = first_object(tariff.get("new"))
+        new_id = to_text(new_row.get("id"))
+        tariff_new = (new_id, to_date(new_row.get("date_start"))) if new_id else None
+        field = "agreement"
+        agreement = first_object(raw.get("agreement"))
+        values: dict[str, Any] = {
+            "id": key,
+            "tariff_current": current,
+            "tariff_new": tariff_new,
+            "agreement_number": to_text(agreement.get("number")).strip(),
+            "agreement_date": to_date(agreement.get("date")),
+        }
+        for field in ("login", "full_name", "account_number", "comment"):
+            values[field] = to_text(raw.get(field))
+        # ABillS sends its company id (`company_id`, or in `flag_corporate`); any non-zero
+        # company id means a legal entity (spec §3.13)
+        field = "flag_corporate"
+        if field in raw:
+            values["flag_corporate"] = 1 if to_int(raw[field]) else 0
+        field = "company_id"
+        if field in raw:
+            company = to_text(raw[field]).strip()
+            if company.strip("0") not in ("", "."):
+                values["flag_corporate"] = 1
+            else:
+                values.setdefault("flag_corporate", 0)
+        for field in ("balance", "credit", "discount"):
+            values[field] = str(to_decimal(raw.get(field)))
+        field = "state_id"
+        values["state_id"] = to_text(raw.get("state_id")).strip()
+        field = "is_disable"
+        values["is_disable"] = 1 if to_int(raw.get("is_disable")) else 0
+        field = "date_connect"
+        connect = to_text(raw.get("date_connect")).strip()
+        values["date_connect"] = (
+            "1970-01-01" + connect[10:] if connect.startswith("0000-00-00") else connect
+        )
+        field = "date_activity"
+        values["date_activity"] = to_date(raw.get("date_activity"))
+        field = "traffic"
+        traffic = as_object(raw.get("traffic"))
+        month = as_object(traffic.get("month"))
+        values["traffic_up"] = to_int(month.get("up"))
+        values["traffic_down"] = to_int(month.get("down"))
+        field = "phone"
+        values["phones"] = parts.phones(raw.get("phone"))
+        field = "email"
+        values["email"] = parts.emails(raw.get("email"))
+        field = "address"
+        values.update(parts.address(raw.get("address")))
+        field = "ip_mac"
+        values["ip_mac"] = parts.ip_mac(raw.get("ip_mac"))
+        field = "group"
+        values["groups"] = parts.ids(raw.get("group"))
+        field = "tag"
+        values["tags"] = parts.tags(raw.get("tag"))
+        field = "service"
+        values["services"] = parts.services(raw.get("service"))
+        for field in ("additional_data", "additional_customer_data"):
+            values[field] = parts.field_values(raw.get(field))
+        field = "mark"
+        values["marks"] = parts.ids(raw.get("mark"))
+        field = "password"
+        password = scalar_text(raw.get("password"))
+        if seal is not None and password != "":
+            values["password"] = seal(password)
+        values["parent"] = customer_key(parent) if parent != "" else ""
+        values["has_is_disable"] = "is_disable" in raw
+        field = "(row)"
+        values["crc"] = parts.record_crc(raw)
+    except ValueError as err:
+        raise RecordError("customer", key, field, str(err)) from None  # noqa: EM101
+    return BillingCustomer(**values)
+
+
+def customer_records(
+    raw_key: Any, raw: Any, *, keep_child_id: bool = False, parent: str = ""
+) -> Iterator[tuple[str, Any, str]]:
+    """``(customer id, record, parent id)`` of one ``get_user_list`` row and of its child
+    accounts (``account``, keyed by child id, each a full customer record, §3.13): a child
+    is ``"<parent>_<child>"``, or the child id alone with ``dont_change_child_id``
+    (userside-api.md §4). Children of children are followed too."""
+    key = customer_key(raw_key)
+    yield key, raw, parent
+    accounts = raw.get("account") if isinstance(raw, dict) else None
+    for child_key, child in iter_items(accounts):
+        if not isinstance(child, dict):
+            continue
+        child_id = customer_key(child_key) if keep_child_id else f"{key}_{customer_key(child_key)}"
+        yield from customer_records(child_id, child, keep_child_id=keep_child_id, parent=key)
+
+
+@dataclass(frozen=True)
+class BillingSnapshot:
+    """What one run read from the billing, parsed; ``rejected`` are the unusable records."""
+
+    system: SystemInformation
+    tariffs: dict[str, BillingTariff]
+    states: dict[str, BillingState]
+    customers: dict[str, BillingCustomer]
+    rejected: tuple[str, ...] = ()
