@@ -95,10 +95,12 @@ class KeyedApiHook(HttpHook):
         what: str,
         params: Mapping[str, Any] | None = None,
         form: Mapping[str, Any] | None = None,
+        retry: bool = True,
     ) -> requests.Response:
-        """One request with retries; returns the response of any status below 500."""
+        """One request with retries (``retry=False``: a single attempt, for a write that
+        may not be repeated blindly); returns the response of any status below 500."""
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts),
+            stop=tenacity.stop_after_attempt(self.attempts if retry else 1),
             wait=tenacity.wait_exponential(multiplier=self.backoff, max=30),
             retry=tenacity.retry_if_exception_type(RetriableApiError),
             reraise=True,

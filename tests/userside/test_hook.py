@@ -44,10 +44,45 @@ def test_group_edit_accepts_both_casings(hook, requests_mock, reply, expected):
 
 
 @pytest.mark.parametrize(
+    ("call", "tries"),
+    [
+        pytest.param(lambda h: h.get_tariff_list(1), 3, id="read-retried"),
+        pytest.param(lambda h: h.set_stop_info(), 3, id="lifecycle-retried"),
+        pytest.param(lambda h: h.tariff_edit(4, {"name": "A"}), 3, id="11-absolute-edit-retried"),
+        pytest.param(
+            lambda h: h.compare_house({}, is_disable_create=False, billing_crc_id="c"),
+            3,
+            id="6.1-compare-house-idempotent-retried",
+        ),
+        pytest.param(
+            lambda h: h.customer_group_edit({5: {"add_tariff_id": ["7"]}}, src_billing=False),
+            1,
+            id="11-group-edit-one-try-may-be-applied",
+        ),
+        pytest.param(
+            lambda h: h.customer_group_add(1, [{"billing_customer_id": 5, "name": "n"}]),
+            1,
+            id="5.4-group-add-one-try",
+        ),
+        pytest.param(lambda h: h.add_tag("t"), 1, id="5.5-add-tag-one-try"),
+        pytest.param(lambda h: h.tariff_add(1, "7", "T"), 1, id="7-tariff-add-one-try"),
+    ],
+)
+def test_only_repeatable_writes_are_retried(hook, requests_mock, call, tries):
+    """Contract §11: a write whose reply is lost may have been applied; only a write whose
+    repetition changes nothing is retried by the hook."""
+    requests_mock.get(API, status_code=503, reason="x")
+    requests_mock.post(API, status_code=503, reason="x")
+    with pytest.raises(RetriableApiError):
+        call(hook)
+    assert requests_mock.call_count == tries
+
+
+@pytest.mark.parametrize(
     ("status", "body", "error", "calls"),
     [
-        pytest.param(503, "", RetriableApiError, 3, id="5xx-retried-then-retriable"),
-        pytest.param(429, "", RetriableApiError, 3, id="429-retried"),
+        pytest.param(503, "", RetriableApiError, 1, id="5xx-one-try-then-retriable"),
+        pytest.param(429, "", RetriableApiError, 1, id="429-one-try"),
         pytest.param(
             400,
             '{"Result":"ERROR","ErrorText":"bad key x"}',

@@ -32,10 +32,24 @@ if TYPE_CHECKING:
 
     from usm_billing.userside.customers import PasswordDigests
 
-__all__ = ["LIFECYCLE_ACTIONS", "UserSideHook"]
+__all__ = ["LIFECYCLE_ACTIONS", "REPEATABLE_WRITES", "UserSideHook"]
 
 LIFECYCLE_ACTIONS = frozenset(
     {"set_start_info", "get_settings", "system_operation", "set_stop_info"}
+)
+# Writes the hook may repeat after a failure: their effect is the same whether UserSide
+# applied the first try or not (absolute values; compare_house is an idempotent
+# match-or-create, contract §6.1). Every other write may have been applied before its
+# reply was lost, and repeating it could double links, instances or objects: it gets one
+# try, and the load's recovery re-reads what it wrote (usm_billing.tasks.writes).
+REPEATABLE_WRITES = frozenset(
+    {
+        ("tariff", "group_edit"),
+        ("tariff", "edit"),
+        ("service", "edit"),
+        ("address", "edit_house"),
+        ("address", "compare_house"),
+    }
 )
 MODULE_VERSION = "usm_billing v.3.268.airflow"
 
@@ -102,6 +116,7 @@ class UserSideHook(KeyedApiHook):
             self.api_url,
             what=what,
             form={"key": self.api_key, "cat": cat, "action": action, **form},
+            retry=action in LIFECYCLE_ACTIONS or (cat, action) in REPEATABLE_WRITES,
         )
         return decode_reply(response.status_code, response.content, label=self._label(what))
 
