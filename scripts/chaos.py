@@ -1,14 +1,17 @@
 """``make chaos``: seeded fault injection against the UserSide emulator.
 
-For each seed, a billing is imported twice: once into a fault-free UserSide (the
-reference) and once into a UserSide that answers 10 % of its requests with a fault
-(HTTP 5xx, a timeout, or a reply lost after the write was applied). The chaotic import is
-re-run, as Airflow's task retries and the next schedule would, until a run completes and
-writes nothing. Then the two UserSides must hold the same customers and tariffs, with no
-duplicate anywhere.
+For each seed and each UserSide emulator profile (``lenient`` and ``strict``, contract
+§12), a billing is imported twice: once into a fault-free UserSide of that profile (the
+reference) and once into a UserSide of that profile that answers 10 % of its requests with
+a fault (HTTP 5xx, a timeout, a reply lost after the write was applied, or a batch write
+applied in part and then refused without ``Count`` or its reply lost; see
+``emulators/userside/faults.py``). The chaotic import is re-run, as Airflow's task retries
+and the next schedule would, until a run completes and writes nothing. Then the two
+UserSides must hold the same customers and tariffs, with no duplicate anywhere.
 
-``python scripts/chaos.py [--seeds 1 2 3] [--customers N] [--rate R]`` prints a table and
-writes ``.chaos/results.json``; ``docs/reliability.md`` records the figures of a real run.
+``python scripts/chaos.py [--seeds 1 2 3] [--customers N] [--rate R] [--profiles strict]``
+prints a table (one row per profile and seed) and writes ``.chaos/results.json``;
+``docs/reliability.md`` records the figures of a real run.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -31,8 +35,8 @@ sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 from emulators.billing.generator import generate  # noqa: E402
 from emulators.billing.handler import BillingEmulator  # noqa: E402
 from emulators.billing.server import start_server as start_billing  # noqa: E402
-from emulators.userside.faults import Faults  # noqa: E402
-from emulators.userside.handler import UserSideEmulator  # noqa: E402
+from emulators.userside.faults import FAULT_KINDS, Faults  # noqa: E402
+from emulators.userside.handler import PROFILES, UserSideEmulator  # noqa: E402
 from emulators.userside.server import start_server as start_userside  # noqa: E402
 from emulators.userside.state import UserSideState  # noqa: E402
 
@@ -48,6 +52,7 @@ VOLATILE = frozenset({"erp_id", "userside_id", "date_create"})
 
 @dataclass
 class ChaosResult:
+    profile: str
     seed: int
     customers: int
     runs: int
@@ -59,10 +64,12 @@ class ChaosResult:
 
 
 @contextmanager
-def _stack(dataset: dict, faults: Faults | None, workdir: Path) -> Iterator[tuple[Path, Any]]:
+def _stack(
+    dataset: dict, faults: Faults | None, workdir: Path, profile: str = "lenient"
+) -> Iterator[tuple[Path, Any]]:
     """Both emulators on 127.0.0.1 and a config pointing at them (connections as env)."""
     billing = BillingEmulator(dataset, key=BILLING_KEY)
-    userside = UserSideEmulator(UserSideState(), key=USERSIDE_KEY, faults=faults)
+    userside = UserSideEmulator(UserSideState(), key=USERSIDE_KEY, faults=faults, profile=profile)
     billing_server, _ = start_billing(billing, port=0)
     userside_server, _ = start_userside(userside, port=0)
     env = {
@@ -126,16 +133,17 @@ def _stable(row: dict[str, Any]) -> dict[str, Any]:
     return stable
 
 
-def comparable(userside: UserSideEmulator) -> dict[str, Any]:
+def comparable(userside: UserSideEmulator, key: str | None = None) -> dict[str, Any]:
     """Customers and tariffs of billing 1 as the importer reads them, minus UserSide's own
-    ids and clocks."""
+    ids and clocks. ``key`` is the emulator's API key (default: its own); a read that is
+    not answered with 200 is an error, never an empty UserSide."""
     result = {}
     for request in ("get_user_list", "get_tariff_list"):
         status, _headers, body = userside.handle(
             "GET",
             "/api.php",
             {
-                "key": USERSIDE_KEY,
+                "key": key if key is not None else (userside.key or ""),
                 "cat": "module",
                 "request": request,
                 "billing_id": "1",
@@ -144,7 +152,10 @@ def comparable(userside: UserSideEmulator) -> dict[str, Any]:
             b"",
             "",
         )
-        rows = json.loads(body) if status == 200 else {}
+        if status != 200:
+            msg = f"{request}: HTTP {status} {body[:200]!r}"
+            raise RuntimeError(msg)
+        rows = json.loads(body)
         rows = rows if isinstance(rows, dict) else {}
         result[request] = {key: _stable(row) for key, row in rows.items()}
     return result
@@ -166,7 +177,9 @@ def _duplicates(userside: UserSideEmulator) -> int:
     return count
 
 
-def run_chaos(seed: int, *, customers: int = 60, rate: float = 0.1) -> ChaosResult:
+def run_chaos(
+    seed: int, *, customers: int = 60, rate: float = 0.1, profile: str = "lenient"
+) -> ChaosResult:
     from usm_billing.cli import run_sync
     from usm_billing.exceptions import UsmBillingError
 
@@ -175,11 +188,11 @@ def run_chaos(seed: int, *, customers: int = 60, rate: float = 0.1) -> ChaosResu
         reference_dir, chaos_dir = Path(tmp, "reference"), Path(tmp, "chaos")
         reference_dir.mkdir()
         chaos_dir.mkdir()
-        with _stack(dataset, None, reference_dir) as (config, userside):
+        with _stack(dataset, None, reference_dir, profile) as (config, userside):
             run_sync(config)
             reference = comparable(userside)
         faults = Faults(rate=rate, seed=seed, timeout_s=1.0)
-        with _stack(dataset, faults, chaos_dir) as (config, userside):
+        with _stack(dataset, faults, chaos_dir, profile) as (config, userside):
             runs = failed_runs = 0
             converged = False
             while runs < MAX_RUNS and not converged:
@@ -201,39 +214,74 @@ def run_chaos(seed: int, *, customers: int = 60, rate: float = 0.1) -> ChaosResu
         if not same(reference[section].get(key), final[section].get(key))
     )
     return ChaosResult(
-        seed, customers, runs, failed_runs, injected, mismatches, duplicates, converged
+        profile, seed, customers, runs, failed_runs, injected, mismatches, duplicates, converged
     )
+
+
+def table(results: list[ChaosResult]) -> str:
+    """The results as the text table ``main`` prints (one row per profile and seed)."""
+    kinds = "/".join(FAULT_KINDS)
+    lines = [
+        f"profile   seed  runs  failed runs  faults ({kinds})  mismatches  duplicates",
+    ]
+    width = len(kinds) + 9
+    for r in results:
+        faults = "/".join(str(r.faults_injected.get(k, 0)) for k in FAULT_KINDS)
+        lines.append(
+            f"{r.profile:<8}  {r.seed:>4}  {r.runs:>4}  {r.failed_runs:>11}  "
+            f"{faults:<{width}}  {r.mismatches:>10}  {r.duplicates:>10}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--rate", type=float, default=0.1)
+    parser.add_argument(
+        "--profiles",
+        nargs="+",
+        choices=PROFILES,
+        default=list(PROFILES),
+        help="UserSide emulator profiles to run every seed against (default: both)",
+    )
     args = parser.parse_args()
     logging.getLogger("usm_billing").setLevel(logging.WARNING)
-    results = [run_chaos(s, customers=args.customers, rate=args.rate) for s in args.seeds]
-    print(f"fault rate {args.rate:.0%}, {args.customers} customers per seed\n")
-    print("seed  runs  failed runs  faults (error/timeout/reply_lost)  mismatches  duplicates")
-    for r in results:
-        f = r.faults_injected
-        print(
-            f"{r.seed:>4}  {r.runs:>4}  {r.failed_runs:>11}  "
-            f"{f['error']:>6}/{f['timeout']}/{f['reply_lost']:<18}  {r.mismatches:>10}  "
-            f"{r.duplicates:>10}"
-        )
+    started = time.monotonic()
+    results = [
+        run_chaos(s, customers=args.customers, rate=args.rate, profile=p)
+        for p in args.profiles
+        for s in args.seeds
+    ]
+    seconds = round(time.monotonic() - started, 1)
+    print(f"fault rate {args.rate:.0%}, {args.customers} customers per seed, {seconds} s\n")
+    print(table(results))
+    by_kind = {k: sum(r.faults_injected.get(k, 0) for r in results) for k in FAULT_KINDS}
     total = {
-        "faults_injected": sum(sum(r.faults_injected.values()) for r in results),
+        "faults_injected": sum(by_kind.values()),
+        "faults_by_kind": by_kind,
         "runs": sum(r.runs for r in results),
         "final_state_mismatches": sum(r.mismatches for r in results),
         "duplicates": sum(r.duplicates for r in results),
         "all_converged": all(r.converged for r in results),
+        "seconds": seconds,
     }
     print(f"\ntotal: {total}")
     out = REPO / ".chaos"
     out.mkdir(exist_ok=True)
+    settings = {
+        "rate": args.rate,
+        "customers": args.customers,
+        "seeds": args.seeds,
+        "profiles": args.profiles,
+    }
     (out / "results.json").write_text(
-        json.dumps({"runs": [asdict(r) for r in results], "total": total}, indent=2) + "\n",
+        json.dumps(
+            {"settings": settings, "runs": [asdict(r) for r in results], "total": total},
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     ok = total["all_converged"] and not total["final_state_mismatches"] and not total["duplicates"]

@@ -2,7 +2,8 @@
 
 ``python -m emulators.userside --port PORT --state FILE [--casing old|new] [--key KEY]
 [--profile lenient|strict] [--settings JSON_FILE] [--fail-rate R --fail-seed S]
-[--timeout-s T] [--latency-ms N] [--fail-action NAME ...] [--lose-reply-action NAME ...]``
+[--timeout-s T] [--latency-ms N] [--fail-action NAME ...] [--lose-reply-action NAME ...]
+[--partial-action NAME ...] [--partial-reply drawn|refused|lost]``
 
 ``--profile`` picks the choices for the contract's UNKNOWNs (``lenient``, the default, or
 ``strict``: the harsh reading of each; see ``emulators/userside/state.py``).
@@ -15,10 +16,13 @@ SIGTERM/SIGINT, then saves the state to FILE and exits 0.
 Fault injection (``api.php`` requests only; details in ``emulators/userside/faults.py``):
 
 ``--fail-rate R``     each request, independently with probability R (0..1), gets one of
-                      three faults, equally likely: HTTP 500/503 with a JSON error and no
+                      four faults, equally likely: HTTP 500/503 with a JSON error and no
                       change; a timeout (held ``--timeout-s`` seconds, then the connection
                       is closed, no change); a lost reply (the write IS applied, then the
-                      connection is closed without a reply or HTTP 502 is sent).
+                      connection is closed without a reply or HTTP 502 is sent); a partial
+                      application (a batch write applies the first half of its entries,
+                      then answers HTTP 400 without ``Count`` or loses its reply; for any
+                      other call it is a 500/503).
 ``--fail-seed S``     the fault of the k-th request depends only on (S, k) (default 0).
 ``--timeout-s T``     how long a timeout holds the request (default 30).
 ``--latency-ms N``    delay before every request (default 0).
@@ -28,6 +32,10 @@ Fault injection (``api.php`` requests only; details in ``emulators/userside/faul
                       for a read, or the part after the dot alone.
 ``--lose-reply-action NAME``  repeatable: every request of that call is applied, then
                       the connection is closed without a reply (a lost reply after apply).
+``--partial-action NAME``  repeatable: every request of that batch write applies the
+                      first half of its entries, then is refused (HTTP 400, no ``Count``)
+                      or loses its reply, as ``--partial-reply`` says (``drawn`` by the
+                      seed, ``refused`` or ``lost``).
 
 Counts by kind are in ``GET /_emulator/stats`` (``faults_injected``); ``GET
 /_emulator/faults`` lists every injected fault, ``POST /_emulator/faults`` changes the
@@ -108,6 +116,21 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="repeatable: every request of this call is applied, then its reply is lost",
     )
+    faults.add_argument(
+        "--partial-action",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="repeatable: every request of this batch write (customer.group_edit, "
+        "customer.group_add, tariff.group_edit, address.compare_house) applies its first "
+        "half, then is refused (HTTP 400) or loses its reply",
+    )
+    faults.add_argument(
+        "--partial-reply",
+        choices=("drawn", "refused", "lost"),
+        default="drawn",
+        help="variant of a --partial-action fault (default: drawn by the seed)",
+    )
     args = parser.parse_args(argv)
     if not 0.0 <= args.fail_rate <= 1.0:
         parser.error("--fail-rate must be between 0 and 1")
@@ -139,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         fail_actions=frozenset(args.fail_action),
         lose_reply_actions=frozenset(args.lose_reply_action),
+        partial_actions=frozenset(args.partial_action),
+        partial_reply=args.partial_reply,
     )
     emulator = UserSideEmulator(
         state,

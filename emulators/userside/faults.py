@@ -1,4 +1,5 @@
-"""Fault injection for the UserSide emulator: seeded 5xx, timeouts and lost replies.
+"""Fault injection for the UserSide emulator: seeded 5xx, timeouts, lost replies and
+partial application.
 
 :class:`Faults` is handed to :class:`~emulators.userside.handler.UserSideEmulator`
 (``faults=``) or built from the command line (``--fail-rate``, ``--fail-seed``,
@@ -17,20 +18,35 @@ Kinds (the names counted in ``GET /_emulator/stats`` → ``faults_injected``):
     the request IS processed (a write is applied and persisted), then the reply is lost:
     either the connection is closed without a reply or HTTP 502 (a proxy's "bad gateway")
     is sent instead of the real reply.
+``partial``
+    only for the batch writes :data:`PARTIAL_CALLS` (``customer.group_edit``,
+    ``customer.group_add``, ``tariff.group_edit``, ``address.compare_house``): the first
+    half of the request's ``data`` entries (``ceil(n / 2)``, in request order, so at least
+    one) is applied as if it had been sent alone, the rest is not; then either HTTP 400
+    with an error body and no ``Count``/``Result OK`` (a refused request whose other
+    entries were applied, contract §11) or, the other variant, the reply is lost (the
+    connection is closed without a reply).  Drawn by the rate for any other call (a read,
+    a single-object write), ``partial`` becomes an ``error`` (HTTP 500/503, nothing
+    applied) and is counted as one.
 ``fail_action``
     the call is named by ``fail_actions``: HTTP 500, nothing applied, on every request.
 
 A call named by ``lose_reply_actions`` gets a ``reply_lost`` fault on every request (the
 write is applied, then the connection is closed without a reply): a lost reply after apply,
-per action, counted under ``reply_lost``.
+per action, counted under ``reply_lost``.  A call named by ``partial_actions`` (one of
+:data:`PARTIAL_CALLS`, or the part after the dot of one) gets a ``partial`` fault on every
+request; its variant is ``partial_reply``: ``"refused"`` (HTTP 400), ``"lost"`` (no reply)
+or ``"drawn"`` (default: picked by ``(seed, k)`` like a rate-drawn one).
 
 Determinism: ``api.php`` requests are numbered k = 1, 2, ... in arrival order.  Whether
-request k gets a fault, which kind and which variant (500 or 503; close or 502) depends
-only on ``(seed, k)`` (a SHA-256 of both), so a sequential client sees the same faults on
-every run with the same seed.  ``rate`` is the probability of a fault per request; the
-three kinds are equally likely.  ``fail_actions`` wins over the rate: such a request is
-always a ``fail_action`` fault (its number k is still consumed); ``lose_reply_actions``
-wins over the rate likewise (``fail_actions`` first).  Numbering starts at the
+request k gets a fault, which kind and which variant (500 or 503; close or 502; refused
+or lost) depends only on ``(seed, k)`` (a SHA-256 of both) and, for ``partial``, on
+whether the call is one of :data:`PARTIAL_CALLS`, so a sequential client sees the same
+faults on every run with the same seed.  ``rate`` is the probability of a fault per
+request; the four kinds ``error``, ``timeout``, ``reply_lost`` and ``partial`` are equally
+likely.  ``fail_actions`` wins over the rate: such a request is always a ``fail_action``
+fault (its number k is still consumed); ``lose_reply_actions`` and then
+``partial_actions`` win over the rate likewise (``fail_actions`` first).  Numbering starts at the
 emulator's start, at ``POST /_emulator/reset`` and at ``POST /_emulator/faults``.  With
 concurrent clients the arrival order, hence k, can vary between runs.
 
@@ -57,12 +73,29 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["FAULT_HEADER", "FAULT_KINDS", "NO_REPLY", "Fault", "Faults", "call_name"]
+__all__ = [
+    "FAULT_HEADER",
+    "FAULT_KINDS",
+    "NO_REPLY",
+    "PARTIAL_CALLS",
+    "PARTIAL_REPLIES",
+    "Fault",
+    "Faults",
+    "call_name",
+]
 
 #: Every kind, in the order ``faults_injected`` lists them.
-FAULT_KINDS = ("error", "timeout", "reply_lost", "fail_action")
+FAULT_KINDS = ("error", "timeout", "reply_lost", "fail_action", "partial")
 #: Kinds drawn by the rate, in the order the hash picks them.
-_RATE_KINDS = ("error", "timeout", "reply_lost")
+_RATE_KINDS = ("error", "timeout", "reply_lost", "partial")
+#: The batch writes a ``partial`` fault applies in part (their ``data`` holds entries).
+PARTIAL_CALLS = frozenset(
+    {"customer.group_edit", "customer.group_add", "tariff.group_edit", "address.compare_house"}
+)
+#: Variants of a forced ``partial`` fault (``partial_reply``).
+PARTIAL_REPLIES = ("drawn", "refused", "lost")
+#: Status of the refused variant of ``partial``.
+PARTIAL_REFUSED = 400
 #: Status of a :class:`~emulators.userside.handler.UserSideEmulator` response that means
 #: "send nothing and close the connection" (the HTTP server honours it).
 NO_REPLY = 0
@@ -83,7 +116,8 @@ class Fault:
     """The fault drawn for request number ``k``.
 
     ``status``: 500/503 for ``error``, 500 for ``fail_action``, :data:`NO_REPLY` for a
-    ``timeout``, and :data:`NO_REPLY` or 502 for ``reply_lost``.
+    ``timeout``, :data:`NO_REPLY` or 502 for ``reply_lost``, and 400 (refused) or
+    :data:`NO_REPLY` (reply lost) for ``partial``.
     """
 
     k: int
@@ -102,6 +136,10 @@ class Faults:
     :param latency_ms: delay added before every ``api.php`` request.
     :param fail_actions: calls that always answer HTTP 500 (``customer.group_edit``, ...).
     :param lose_reply_actions: calls that are always applied and then lose their reply.
+    :param partial_actions: batch writes (of :data:`PARTIAL_CALLS`) that are always applied
+        in part (the first half of their entries), then refused or their reply lost.
+    :param partial_reply: the variant of a ``partial_actions`` fault: ``"drawn"`` (by
+        ``(seed, k)``), ``"refused"`` (HTTP 400) or ``"lost"`` (no reply).
     """
 
     rate: float = 0.0
@@ -110,6 +148,8 @@ class Faults:
     latency_ms: float = 0.0
     fail_actions: frozenset[str] = frozenset()
     lose_reply_actions: frozenset[str] = frozenset()
+    partial_actions: frozenset[str] = frozenset()
+    partial_reply: str = "drawn"
     requests: int = field(default=0, init=False)
     injected: dict[str, int] = field(init=False)
     #: The last 10,000 injected faults, oldest first.
@@ -126,6 +166,14 @@ class Faults:
         self.rate = float(self.rate)
         self.fail_actions = frozenset(self.fail_actions)
         self.lose_reply_actions = frozenset(self.lose_reply_actions)
+        self.partial_actions = frozenset(self.partial_actions)
+        for name in sorted(self.partial_actions):
+            if not any(self._matches(call, frozenset({name})) for call in PARTIAL_CALLS):
+                msg = f"partial_actions: {name!r} must name one of {sorted(PARTIAL_CALLS)}"
+                raise ValueError(msg)
+        if self.partial_reply not in PARTIAL_REPLIES:
+            msg = f"partial_reply must be one of {PARTIAL_REPLIES}, not {self.partial_reply!r}"
+            raise ValueError(msg)
         self.injected = dict.fromkeys(FAULT_KINDS, 0)
 
     def reset(self) -> None:
@@ -134,21 +182,36 @@ class Faults:
         self.injected = dict.fromkeys(FAULT_KINDS, 0)
         self.events.clear()
 
-    def draw_for(self, k: int) -> tuple[str, int] | None:
-        """``(kind, status)`` that the rate gives request number ``k``, or None: a pure
-        function of ``(seed, k)``."""
+    def _digest(self, k: int) -> bytes:
+        return hashlib.sha256(f"{self.seed}:{k}".encode()).digest()
+
+    def draw_for(self, k: int, call: str | None = None) -> tuple[str, int] | None:
+        """``(kind, status)`` that the rate gives request number ``k`` of ``call``, or
+        None: a pure function of ``(seed, k)`` (and, for ``partial``, of whether ``call`` is
+        one of :data:`PARTIAL_CALLS`; ``call=None`` = one of them)."""
         if self.rate <= 0.0:
             return None
-        digest = hashlib.sha256(f"{self.seed}:{k}".encode()).digest()
+        digest = self._digest(k)
         if int.from_bytes(digest[:8], "big") / 2**64 >= self.rate:
             return None
         kind = _RATE_KINDS[digest[8] % len(_RATE_KINDS)]
         variant = digest[9] % 2
+        if kind == "partial" and call is not None and call not in PARTIAL_CALLS:
+            kind = "error"  # nothing to apply in part: the request fails whole
         if kind == "error":
             return kind, (500, 503)[variant]
         if kind == "timeout":
             return kind, NO_REPLY
+        if kind == "partial":
+            return kind, (PARTIAL_REFUSED, NO_REPLY)[variant]
         return kind, (NO_REPLY, 502)[variant]
+
+    def _partial_status(self, k: int) -> int:
+        if self.partial_reply == "refused":
+            return PARTIAL_REFUSED
+        if self.partial_reply == "lost":
+            return NO_REPLY
+        return (PARTIAL_REFUSED, NO_REPLY)[self._digest(k)[9] % 2]
 
     @staticmethod
     def _matches(call: str, names: frozenset[str]) -> bool:
@@ -162,17 +225,25 @@ class Faults:
         """
         self.requests += 1
         k = self.requests
-        named = self.fail_actions or self.lose_reply_actions
+        named = self.fail_actions or self.lose_reply_actions or self.partial_actions
         call = call_name(params()) if named else None
         if call is not None and self._matches(call, self.fail_actions):
             fault = Fault(k, "fail_action", 500, call)
         elif call is not None and self._matches(call, self.lose_reply_actions):
             fault = Fault(k, "reply_lost", NO_REPLY, call)
+        elif (
+            call is not None and call in PARTIAL_CALLS and self._matches(call, self.partial_actions)
+        ):
+            fault = Fault(k, "partial", self._partial_status(k), call)
         else:
-            drawn = self.draw_for(k)
+            if self.rate <= 0.0:
+                return None
+            if call is None:
+                call = call_name(params())
+            drawn = self.draw_for(k, call)
             if drawn is None:
                 return None
-            fault = Fault(k, drawn[0], drawn[1], call if call is not None else call_name(params()))
+            fault = Fault(k, drawn[0], drawn[1], call)
         self.injected[fault.kind] += 1
         self.events.append(fault)
         return fault
@@ -195,6 +266,8 @@ class Faults:
             "latency_ms": self.latency_ms,
             "fail_actions": sorted(self.fail_actions),
             "lose_reply_actions": sorted(self.lose_reply_actions),
+            "partial_actions": sorted(self.partial_actions),
+            "partial_reply": self.partial_reply,
             "requests": self.requests,
             "faults_injected": dict(self.injected),
             "events": [[f.k, f.call, f.kind, f.status] for f in self.events],
@@ -206,14 +279,28 @@ class Faults:
         if not isinstance(value, dict):
             msg = "body must be a JSON object"
             raise ValueError(msg)
-        allowed = {"rate", "seed", "timeout_s", "latency_ms", "fail_actions", "lose_reply_actions"}
+        allowed = {
+            "rate",
+            "seed",
+            "timeout_s",
+            "latency_ms",
+            "fail_actions",
+            "lose_reply_actions",
+            "partial_actions",
+            "partial_reply",
+        }
         unknown = sorted(set(value) - allowed)
         if unknown:
             msg = f"unknown fault settings {unknown}; allowed: {sorted(allowed)}"
             raise ValueError(msg)
         actions = value.get("fail_actions", [])
         lost = value.get("lose_reply_actions", [])
-        for name, names in (("fail_actions", actions), ("lose_reply_actions", lost)):
+        partial = value.get("partial_actions", [])
+        for name, names in (
+            ("fail_actions", actions),
+            ("lose_reply_actions", lost),
+            ("partial_actions", partial),
+        ):
             if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
                 msg = f"{name} must be a list of call names"
                 raise ValueError(msg)
@@ -225,6 +312,8 @@ class Faults:
                 latency_ms=float(value.get("latency_ms", 0.0)),
                 fail_actions=frozenset(actions),
                 lose_reply_actions=frozenset(lost),
+                partial_actions=frozenset(partial),
+                partial_reply=str(value.get("partial_reply", "drawn")),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(str(exc)) from None

@@ -56,12 +56,15 @@ Statistics (``GET /_emulator/stats``)
                     refused request (400, 403 wrong key, 405 write by GET).  Injected
                     faults are not refusals.
 ``refusals_total``  the sum of ``refusals``.
-``faults_injected`` ``{"error", "timeout", "reply_lost", "fail_action": count}``.
+``faults_injected`` ``{"error", "timeout", "reply_lost", "fail_action", "partial": count}``.
 A request failed by an ``error``, ``timeout`` or ``fail_action`` fault counts only in
-``requests`` and ``posts``; a ``reply_lost`` request is processed and counted as usual.
+``requests`` and ``posts``; a ``reply_lost`` request is processed and counted as usual, and
+so is a ``partial`` one (as the write of its first half: ``writes``, ``mutations`` if that
+half changed anything; the fault's own 400 is not a refusal).
 
 Fault injection (``faults=`` / ``--fail-rate``, ``--fail-seed``, ``--timeout-s``,
-``--latency-ms``, ``--fail-action``, ``--lose-reply-action``): see
+``--latency-ms``, ``--fail-action``, ``--lose-reply-action``, ``--partial-action``,
+``--partial-reply``): see
 ``emulators/userside/faults.py``.  A lost reply or a timeout is a response with status
 :data:`~emulators.userside.faults.NO_REPLY` (0), which the HTTP server turns into a closed
 connection; every faulted response carries an ``X-Emulator-Fault: <kind>`` header.
@@ -74,7 +77,8 @@ fault numbering and counts), ``GET|POST /_emulator/settings?billing_id=N`` (POST
 object body merged into that billing's settings; neither is a mutation),
 ``GET /_emulator/faults`` (settings, counts and the injected faults ``[k, call, kind,
 status]``), ``POST /_emulator/faults`` (JSON ``{"rate", "seed", "timeout_s",
-"latency_ms", "fail_actions", "lose_reply_actions"}`` replaces the fault settings and
+"latency_ms", "fail_actions", "lose_reply_actions", "partial_actions", "partial_reply"}``
+replaces the fault settings and
 restarts the numbering), ``GET /_emulator/profile`` and ``POST /_emulator/profile`` (JSON
 ``{"profile": "strict"}`` or ``?profile=strict``; the state is kept).
 """
@@ -88,7 +92,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from . import addresses, catalogues, customers
 from .address_keys import house_list_key
@@ -258,6 +262,8 @@ class UserSideEmulator:
                 fault = faults.next(lambda: self._params_of(method, query or {}, body or b""))
                 if fault is None or fault.kind == "reply_lost":
                     response = self._api(method, query or {}, body or b"")
+                elif fault.kind == "partial":
+                    response = self._partial(method, query or {}, body or b"")
                 else:
                     self.state.count("requests")
                     if method == "POST":
@@ -283,6 +289,8 @@ class UserSideEmulator:
         headers = {**response[1], FAULT_HEADER: fault.kind}
         if fault.kind == "timeout":
             faults.sleep(faults.timeout_s)
+            return NO_REPLY, headers, b""
+        if fault.kind == "partial" and fault.status == NO_REPLY:
             return NO_REPLY, headers, b""
         if fault.kind == "reply_lost":
             if fault.status == NO_REPLY:
@@ -400,6 +408,35 @@ class UserSideEmulator:
         if changed or lifecycle_call:
             self._persist()
         return self._reply(reply)
+
+    def _partial(self, method: str, query: dict[str, str], body: bytes) -> Response:
+        """A ``partial`` fault: the first ``ceil(n / 2)`` entries of ``data`` are processed
+        as one request (counted as usual), then the reply is an HTTP 400 error without
+        ``Count``/``Result OK`` whatever that half's own reply was (``_faulted`` turns it
+        into no reply for the lost variant)."""
+        params = self._params_of(method, query, body)
+        try:
+            data = json.loads(params.get("data", ""))
+        except ValueError:
+            data = None
+        applied = total = 0
+        if isinstance(data, (dict, list)) and data:
+            total = len(data)
+            applied = (total + 1) // 2
+            if isinstance(data, dict):
+                half: Any = dict(list(data.items())[:applied])
+            else:
+                half = data[:applied]
+            params["data"] = json.dumps(half, ensure_ascii=False)
+        if method == "POST":  # the query is folded into the body, as _api would merge it
+            self._api(method, {}, urlencode(params).encode("utf-8"))
+        else:
+            self._api(method, params, b"")
+        return self._error(
+            400,
+            f"emulated fault: partial (applied {applied} of {total} entries; "
+            "the request is refused, no Count)",
+        )
 
     def _read(self, params: dict[str, str]) -> Response:
         request = params.get("request") or params.get("action") or ""

@@ -2,9 +2,11 @@
 
 UserSide: seeded ``error`` (HTTP 500/503, nothing applied), ``timeout`` (held, then the
 connection closes, nothing applied), ``reply_lost`` (applied, then no reply or HTTP 502),
-``fail_action`` (every request of a call answers 500), latency; counted in
-``/_emulator/stats``; deterministic by (seed, request number). Billing: ``truncate`` and
-``fail_requests``. Timeouts and latencies are tiny, so the file runs in about a second.
+``partial`` (a batch write applies the first half of its entries, then answers 400 without
+``Count`` or loses its reply), ``fail_action`` (every request of a call answers 500),
+latency; counted in ``/_emulator/stats``; deterministic by (seed, request number).
+Billing: ``truncate`` and ``fail_requests``. Timeouts and latencies are tiny, so the file
+runs in about a second.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from emulators.billing import start_server as start_billing_server
 from emulators.billing.__main__ import _parser as billing_parser
 from emulators.userside import Faults, UserSideEmulator, UserSideState, start_server, stop_server
 from emulators.userside.__main__ import _parse_args as userside_args
-from emulators.userside.faults import FAULT_HEADER, NO_REPLY, call_name
+from emulators.userside.faults import FAULT_HEADER, FAULT_KINDS, NO_REPLY, PARTIAL_CALLS, call_name
 
 KEY = "fault-key"
 FORM = "application/x-www-form-urlencoded"
@@ -79,10 +81,24 @@ def test_the_draw_depends_only_on_seed_and_request_number() -> None:
     assert other != first
     hits = [d for d in first if d]
     assert 80 <= len(hits) <= 160  # rate 0.3 of 400
-    assert {d[0] for d in hits} == {"error", "timeout", "reply_lost"}
+    assert {d[0] for d in hits} == {"error", "timeout", "reply_lost", "partial"}
     assert {d[1] for d in hits if d[0] == "error"} == {500, 503}
     assert {d[1] for d in hits if d[0] == "reply_lost"} == {NO_REPLY, 502}
     assert {d[1] for d in hits if d[0] == "timeout"} == {NO_REPLY}
+    assert {d[1] for d in hits if d[0] == "partial"} == {400, NO_REPLY}
+
+
+@pytest.mark.parametrize("call", ["tariff.add", "module.get_user_list", "customer.add_tag"])
+def test_a_drawn_partial_is_an_error_where_nothing_can_be_applied_in_part(call: str) -> None:
+    faults = Faults(rate=0.3, seed=7)
+    for k in range(1, 401):
+        as_batch, as_call = faults.draw_for(k, "customer.group_edit"), faults.draw_for(k, call)
+        if as_batch is not None and as_batch[0] == "partial":
+            assert as_call is not None
+            assert as_call[0] == "error"
+            assert as_call[1] in (500, 503)
+        else:
+            assert as_call == as_batch
 
 
 def test_rate_zero_and_one() -> None:
@@ -180,6 +196,7 @@ def test_fail_action_fails_every_request_of_that_call_only() -> None:
         "timeout": 0,
         "reply_lost": 0,
         "fail_action": 4,
+        "partial": 0,
     }
 
 
@@ -200,6 +217,148 @@ def test_latency_delays_every_api_request_but_not_control() -> None:
     started = time.monotonic()
     stats(em)
     assert time.monotonic() - started < 0.05
+
+
+# --------------------------------------------------------------------------- partial
+def _houses(n: int) -> dict[str, Any]:
+    return {str(100 + i): {"city": "Town", "street": "Main", "number": str(i)} for i in range(n)}
+
+
+def _setup(em: UserSideEmulator, call_: str) -> list[str]:
+    """Four objects for ``call_`` to change (none for the creating calls); their ids."""
+    if call_ == "customer.group_edit":
+        rows = [{"billing_customer_id": n, "name": f"c{n}"} for n in range(4)]
+        assert call(em, cat="customer", action="group_add", billing_id=1, data=rows)[0] == 200
+        return sorted(em.state.to_dict()["customers"], key=int)
+    if call_ == "tariff.group_edit":
+        for n in range(4):
+            assert add_tariff(em, str(n))[0] == 200
+        return sorted(tariffs(em), key=int)
+    return []
+
+
+def _send(em: UserSideEmulator, call_: str, ids: list[str]) -> tuple[int, dict[str, str], bytes]:
+    if call_ == "customer.group_add":
+        rows = [{"billing_customer_id": n, "name": f"c{n}"} for n in range(4)]
+        return call(em, cat="customer", action="group_add", billing_id=1, data=rows)
+    if call_ == "customer.group_edit":
+        data = {cid: {"name": "renamed"} for cid in ids}
+        return call(em, cat="customer", action="group_edit", data=data)
+    if call_ == "tariff.group_edit":
+        return call(em, cat="tariff", action="group_edit", data={t: {"name": "N"} for t in ids})
+    return call(em, cat="address", action="compare_house", data=_houses(4))
+
+
+def _applied(em: UserSideEmulator, call_: str) -> list[str]:
+    """Which of the four entries UserSide now holds as sent (by entry position)."""
+    state = em.state.to_dict()
+    if call_ == "customer.group_add":
+        return sorted(str(c["billing_uid"]) for c in state["customers"].values())
+    if call_ == "customer.group_edit":
+        customers = sorted(state["customers"].values(), key=lambda c: int(c["id"]))
+        return [str(i) for i, c in enumerate(customers) if c["full_name"] == "renamed"]
+    if call_ == "tariff.group_edit":
+        rows = sorted(state["tariffs"].values(), key=lambda t: int(t["id"]))
+        return [str(i) for i, t in enumerate(rows) if t["name"] == "N"]
+    return sorted(str(h["number"]) for h in state["houses"].values())
+
+
+PARTIAL_CASES = [
+    (call_, reply, profile)
+    for call_ in sorted(PARTIAL_CALLS)
+    for reply in ("refused", "lost")
+    for profile in ("lenient", "strict")
+]
+
+
+@pytest.mark.parametrize(("call_", "reply", "profile"), PARTIAL_CASES)
+def test_partial_applies_the_first_half_then_refuses_or_loses_the_reply(
+    call_: str, reply: str, profile: str
+) -> None:
+    em = emulator()
+    em.profile = profile
+    ids = _setup(em, call_)
+    before = stats(em)
+    em.faults = Faults(partial_actions=frozenset({call_}), partial_reply=reply)
+    status, headers, body = _send(em, call_, ids)
+    assert headers[FAULT_HEADER] == "partial"
+    if reply == "refused":
+        assert status == 400
+        answer = json.loads(body)
+        assert answer["result"] == "ERROR"
+        assert "applied 2 of 4 entries" in answer["ErrorText"]
+        assert not {"Count", "count"} & answer.keys()
+    else:
+        assert (status, body) == (NO_REPLY, b"")
+    assert _applied(em, call_) == ["0", "1"]
+    after = stats(em)
+    assert after["writes"] - before["writes"] == 1
+    assert after["mutations"] - before["mutations"] == 1
+    assert after["refusals_total"] == 0, "an injected fault is not a refusal"
+    assert after["faults_injected"] == {**dict.fromkeys(FAULT_KINDS, 0), "partial": 1}
+    # the same request again, faults off: the rest is applied, nothing twice (strict
+    # refuses to re-create the two customers that exist, and creates the other two)
+    em.faults = Faults()
+    refused_again = profile == "strict" and call_ == "customer.group_add"
+    assert _send(em, call_, ids)[0] == (400 if refused_again else 200)
+    assert _applied(em, call_) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "applied"), [(1, 1), (2, 1), (3, 2), (5, 3)], ids=["1", "2", "3", "5"]
+)
+def test_partial_applies_ceil_half(entries: int, applied: int) -> None:
+    em = emulator(partial_actions=frozenset({"compare_house"}), partial_reply="refused")
+    status, _, body = call(em, cat="address", action="compare_house", data=_houses(entries))
+    assert status == 400
+    assert f"applied {applied} of {entries} entries" in json.loads(body)["ErrorText"]
+    assert len(em.state.to_dict()["houses"]) == applied
+
+
+def test_partial_by_rate_and_its_drawn_variant_are_deterministic() -> None:
+    def script(em: UserSideEmulator) -> list[tuple[int, str]]:
+        out = []
+        for n in range(40):
+            rows = [{"billing_customer_id": f"{n}-{i}", "name": "x"} for i in range(2)]
+            status, headers, _ = call(
+                em, cat="customer", action="group_add", billing_id=1, data=rows
+            )
+            out.append((status, headers.get(FAULT_HEADER, "")))
+        return out
+
+    first = script(emulator(rate=0.5, seed=3, timeout_s=0.001))
+    again = emulator(rate=0.5, seed=3, timeout_s=0.001)
+    assert script(again) == first
+    partial = {status for status, kind in first if kind == "partial"}
+    assert partial == {400, NO_REPLY}
+    assert again.faults.injected["partial"] == sum(1 for _, kind in first if kind == "partial")
+    drawn = emulator(seed=3, partial_actions=frozenset({"group_add"}))
+    assert {s for s, _ in script(drawn)} == {400, NO_REPLY}
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"partial_actions": frozenset({"tariff.add"})}, "partial_actions"),
+        ({"partial_actions": frozenset({"get_user_list"})}, "partial_actions"),
+        ({"partial_reply": "sometimes"}, "partial_reply"),
+    ],
+    ids=["single-object-write", "read", "unknown-variant"],
+)
+def test_bad_partial_settings_are_refused(settings: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        Faults(**settings)
+
+
+def test_partial_settings_by_the_control_endpoint() -> None:
+    em = emulator()
+    body = json.dumps({"partial_actions": ["group_edit"], "partial_reply": "lost"}).encode()
+    status, _, reply = em.handle("POST", "/_emulator/faults", {}, body, "")
+    assert status == 200
+    described = json.loads(reply)["data"]
+    assert (described["partial_actions"], described["partial_reply"]) == (["group_edit"], "lost")
+    bad = json.dumps({"partial_actions": ["tariff.add"]}).encode()
+    assert em.handle("POST", "/_emulator/faults", {}, bad, "")[0] == 400
 
 
 # --------------------------------------------------------------------------- determinism
@@ -240,9 +399,7 @@ def test_reset_restarts_the_numbering() -> None:
     first = _script(em)
     events = [(f.k, f.kind, f.status) for f in em.faults.events]
     assert em.handle("POST", "/_emulator/reset", {}, b"", "")[0] == 200
-    assert stats(em)["faults_injected"] == dict.fromkeys(
-        ("error", "timeout", "reply_lost", "fail_action"), 0
-    )
+    assert stats(em)["faults_injected"] == dict.fromkeys(FAULT_KINDS, 0)
     assert _script(em) == first
     assert [(f.k, f.kind, f.status) for f in em.faults.events] == events
 
@@ -378,7 +535,10 @@ def test_userside_cli_options() -> None:
     )
     assert (args.fail_rate, args.fail_seed, args.timeout_s, args.latency_ms) == (0.1, 3, 2, 5)
     assert args.fail_action == ["customer.group_edit", "tariff.add"]
+    args = userside_args([*base, "--partial-action", "group_edit", "--partial-reply", "lost"])
+    assert (args.partial_action, args.partial_reply) == (["group_edit"], "lost")
     defaults = userside_args(base)
+    assert (defaults.partial_action, defaults.partial_reply) == ([], "drawn")
     assert (defaults.fail_rate, defaults.timeout_s, defaults.fail_action) == (0.0, 30.0, [])
     with pytest.raises(SystemExit):
         userside_args([*base, "--fail-rate", "1.5"])

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 KEY = "test-key-123"
 FORM = "application/x-www-form-urlencoded"
-NO_FAULTS = {"error": 0, "timeout": 0, "reply_lost": 0, "fail_action": 0}
+NO_FAULTS = {"error": 0, "timeout": 0, "reply_lost": 0, "fail_action": 0, "partial": 0}
 
 
 class Client:

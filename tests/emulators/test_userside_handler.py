@@ -65,7 +65,13 @@ def test_counters() -> None:
         "mutations": 1,
         "refusals": {"unknown_call": 1, "unknown_key": 1, "write_by_get": 1, "wrong_key": 1},
         "refusals_total": 4,
-        "faults_injected": {"error": 0, "timeout": 0, "reply_lost": 0, "fail_action": 0},
+        "faults_injected": {
+            "error": 0,
+            "timeout": 0,
+            "reply_lost": 0,
+            "fail_action": 0,
+            "partial": 0,
+        },
     }
     assert c.raw("POST", "/_emulator/reset")[0] == 200
     assert c.stats()["refusals"] == {}
