@@ -124,13 +124,29 @@ def same(a: Any, b: Any) -> bool:
     return loose_equal(a, b)
 
 
-def _stable(row: dict[str, Any]) -> dict[str, Any]:
+def _stable(row: dict[str, Any], names: dict[str, dict[str, str]]) -> dict[str, Any]:
     """A view row without what differs between two UserSides by construction: their own
-    ids, creation times, and the time UserSide stamps on a tag added without a date."""
+    ids (of the customer, and of its groups, tags and services, which are compared by
+    name: a creation that failed and was repeated later takes another id), creation times,
+    and the time UserSide stamps on a tag added without a date."""
     stable = {k: v for k, v in row.items() if k not in VOLATILE}
-    if isinstance(stable.get("tag"), dict):
-        stable["tag"] = sorted(stable["tag"])
+    for field, section in (("group", "groups"), ("service", "services"), ("tag", "tags")):
+        value = stable.get(field)
+        if isinstance(value, dict):
+            by_name = {names[section].get(str(k), str(k)): v for k, v in value.items()}
+            if field == "group":
+                by_name = dict.fromkeys(by_name, True)
+            stable[field] = sorted(by_name) if field == "tag" else dict(sorted(by_name.items()))
     return stable
+
+
+def _catalogue_names(userside: UserSideEmulator) -> dict[str, dict[str, str]]:
+    """UserSide id → name of every group, tag and service the emulator holds."""
+    state = userside.state.to_dict()
+    return {
+        section: {str(k): str(v.get("name")) for k, v in (state.get(section) or {}).items()}
+        for section in ("groups", "tags", "services")
+    }
 
 
 def comparable(userside: UserSideEmulator, key: str | None = None) -> dict[str, Any]:
@@ -138,6 +154,7 @@ def comparable(userside: UserSideEmulator, key: str | None = None) -> dict[str, 
     ids and clocks. ``key`` is the emulator's API key (default: its own); a read that is
     not answered with 200 is an error, never an empty UserSide."""
     result = {}
+    names = _catalogue_names(userside)
     for request in ("get_user_list", "get_tariff_list"):
         status, _headers, body = userside.handle(
             "GET",
@@ -157,7 +174,7 @@ def comparable(userside: UserSideEmulator, key: str | None = None) -> dict[str, 
             raise RuntimeError(msg)
         rows = json.loads(body)
         rows = rows if isinstance(rows, dict) else {}
-        result[request] = {key: _stable(row) for key, row in rows.items()}
+        result[request] = {key: _stable(row, names) for key, row in rows.items()}
     return result
 
 
