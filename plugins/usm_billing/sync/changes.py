@@ -24,6 +24,7 @@ __all__ = [
     "IpChanges",
     "IpEdit",
     "MessageChanges",
+    "ObjectEdit",
     "StreetAdd",
     "TariffAdd",
     "TariffChanges",
@@ -50,13 +51,19 @@ class TariffAdd:
 
 
 @dataclass(frozen=True)
-class TariffEdit:
-    """Fields to change on an existing UserSide tariff; ``previous`` holds the view's values."""
+class ObjectEdit:
+    """Fields to change on an existing UserSide object (a tariff; a house, old address
+    algorithm): its UserSide id, the billing's id for it, and ``previous``, the view's
+    values, for the audit."""
 
     us_id: int
-    billing_tariff_id: str
+    billing_id: str
     fields: dict[str, Any]
     previous: dict[str, Any]
+
+
+TariffEdit = ObjectEdit  # tariff group_edit / edit (contract §7)
+HouseEdit = ObjectEdit  # edit_house (contract §6.2)
 
 
 @dataclass(frozen=True)
@@ -185,16 +192,6 @@ class HouseAdd:
     floor: int
     entrance: int
     postcode: str
-
-
-@dataclass(frozen=True)
-class HouseEdit:
-    """``edit_house`` of a matched house: postcode, entrances, floors (old algorithm)."""
-
-    us_id: int
-    billing_house_id: str
-    fields: dict[str, Any]
-    previous: dict[str, Any]
 
 
 @dataclass(frozen=True)

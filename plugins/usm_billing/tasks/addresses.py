@@ -170,9 +170,7 @@ def _create_addresses(ctx: RunContext, changes: AddressChanges, writes: Writes) 
         for billing_house_id in house.billing_house_ids:
             mapping[billing_house_id] = us_id
     for edit in changes.house_edits:
-        writes.attempt(
-            f"house {edit.billing_house_id}", partial(us.edit_house, edit.us_id, edit.fields)
-        )
+        writes.attempt(f"house {edit.billing_id}", partial(us.edit_house, edit.us_id, edit.fields))
     return mapping
 
 

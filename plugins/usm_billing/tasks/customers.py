@@ -59,9 +59,11 @@ def _rules(
     start: StartInfo,
     billing: BillingSnapshot,
     userside: UsView,
-    addresses: AddressResult | None,
-    catalogues: CatalogueResult | None,
+    earlier: tuple[AddressResult | None, CatalogueResult | None],
 ) -> CustomerRules:
+    """The diff's rules; ``earlier`` = what the address and catalogue loads of this run
+    returned (the UserSide ids of houses, groups, tags and services)."""
+    addresses, catalogues = earlier
     return CustomerRules.build(
         ctx.config,
         start.settings,
@@ -94,7 +96,7 @@ def diff(
 ) -> CustomerChanges:
     """The customer change set; ``addresses`` and ``catalogues`` give the UserSide ids of
     houses, groups, tags and services known or created earlier in this run."""
-    rules = _rules(ctx, start, billing, userside, addresses, catalogues)
+    rules = _rules(ctx, start, billing, userside, (addresses, catalogues))
     changes = diff_customers(
         billing_customers(ctx, billing, start),
         userside.customers,
@@ -297,7 +299,7 @@ def load(
         ctx,
         writes,
         billing_customers(ctx, billing, start),
-        _rules(ctx, start, billing, userside, addresses, catalogues),
+        _rules(ctx, start, billing, userside, (addresses, catalogues)),
         uid_of,
         created,
     )

@@ -25,11 +25,8 @@ def diff(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> TariffC
     audit(
         "tariff",
         [f"add {a.billing_tariff_id}: {a.fields}" for a in changes.adds]
-        + [
-            f"#{e.us_id} ({e.billing_tariff_id}): {e.fields} (was {e.previous})"
-            for e in changes.edits
-        ]
-        + [f"#{e.us_id} ({e.billing_tariff_id}): not in billing" for e in changes.vanished],
+        + [f"#{e.us_id} ({e.billing_id}): {e.fields} (was {e.previous})" for e in changes.edits]
+        + [f"#{e.us_id} ({e.billing_id}): not in billing" for e in changes.vanished],
         enabled=not ctx.config.without_log,
     )
     return changes
@@ -47,7 +44,7 @@ def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
         return writes.result(changes.summary())
     userside, billing_id = ctx.userside, ctx.config.billing_id
     edits: dict[int, tuple[str, dict[str, Any]]] = {
-        e.us_id: (e.billing_tariff_id, e.fields) for e in changes.edits
+        e.us_id: (e.billing_id, e.fields) for e in changes.edits
     }
     for add in changes.adds:
         writes.attempt(
@@ -73,7 +70,7 @@ def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
         )
     for vanished in changes.vanished:
         writes.attempt(
-            f"tariff {vanished.billing_tariff_id}",
+            f"tariff {vanished.billing_id}",
             partial(userside.tariff_edit, vanished.us_id, vanished.fields),
         )
     return writes.result(changes.summary())
