@@ -37,11 +37,13 @@ def _dec_hook(kind: type, value: Any) -> Any:
 
 
 _ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
+# state files: sets and dict keys sorted, so an unchanged state writes the same bytes
+_STABLE = msgspec.json.Encoder(enc_hook=_enc_hook, order="deterministic")
 
 
-def encode(value: Any) -> bytes:
-    """JSON bytes of a typed value."""
-    return _ENCODER.encode(value)
+def encode(value: Any, *, stable: bool = False) -> bytes:
+    """JSON bytes of a typed value; ``stable``: sets and dict keys in sorted order."""
+    return (_STABLE if stable else _ENCODER).encode(value)
 
 
 def decode(data: bytes | str, kind: type[T]) -> T:

@@ -15,8 +15,9 @@ DAG parse time. ``max_active_runs=1`` means one writer per billing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from usm_billing import codec
 from usm_billing.state_store import STATE_DIR, StateFile, state_root
 
 if TYPE_CHECKING:
@@ -42,20 +43,17 @@ class HouseCache:
     def load(self) -> dict[str, tuple[str, int]]:
         """The cached houses; ``{}`` when there is no usable file (logged)."""
         try:
-            houses = self.file.read()
+            houses = self.file.read(dict[str, Any])
         except ValueError as err:
             log.warning("House cache: %s; asking UserSide again", err)
             return {}
-        if houses is None:
-            return {}
-        if not isinstance(houses, dict):
-            log.warning("House cache %s has an unknown format; asking UserSide again", self.path)
-            return {}
-        return {
-            str(k): (str(v[0]), int(v[1]))
-            for k, v in houses.items()
-            if isinstance(v, list) and len(v) == 2
-        }
+        cache: dict[str, tuple[str, int]] = {}
+        for key, entry in (houses or {}).items():
+            try:  # a malformed entry is only a house asked again
+                cache[key] = codec.from_builtins(entry, tuple[str, int])
+            except ValueError:
+                continue
+        return cache
 
     def save(self, houses: dict[str, tuple[str, int]]) -> None:
         """Write the whole cache (a temporary file renamed over the old one)."""

@@ -13,11 +13,11 @@ and the billing messages already sent (``messages.json``, :class:`MessageStore`)
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from usm_billing import codec
 from usm_billing.exceptions import StateError
 from usm_billing.state import MessageState
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "STATE_DIR", "MessageStore", "StateFile", "state_root"]
 
+T = TypeVar("T")
 STATE_DIR = "usm_billing_state"
 FORMAT = 1
 
@@ -51,32 +52,34 @@ class StateFile:
     def __repr__(self) -> str:
         return f"StateFile({self.path})"
 
-    def read(self) -> Any:
-        """The section's value; ``None`` when there is no file. :class:`ValueError` (naming
-        the file and the reason) when the file cannot be read or has an unknown format."""
+    def read(self, kind: type[T]) -> T | None:
+        """The section's value as ``kind`` (:mod:`usm_billing.codec`); ``None`` when there
+        is no file. :class:`ValueError` (naming the file and the reason) when the file
+        cannot be read, has an unknown format or its section is not a ``kind``."""
         try:
             if not self.path.exists():
                 return None
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = codec.decode(self.path.read_bytes(), dict[str, Any])
         except (OSError, ValueError) as err:
             msg = f"{self.path} is unreadable ({type(err).__name__}: {str(err)[:120]})"
             raise ValueError(msg) from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT or self.section not in data:
+        if data.get("format") != FORMAT or self.section not in data:
             msg = f"{self.path} has an unknown format"
             raise ValueError(msg)
-        return data[self.section]
+        try:
+            return codec.from_builtins(data[self.section], kind)
+        except ValueError as err:
+            msg = f"{self.path}: `{self.section}` {err}"
+            raise ValueError(msg) from None
 
     def write(self, value: Any) -> None:
         """Replace the document (a temporary file renamed over the old one)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps(
-            {"format": FORMAT, "billing_id": self.billing_id, self.section: value},
-            ensure_ascii=False,
-            separators=(",", ":"),
-            sort_keys=True,
+        body = codec.encode(
+            {"format": FORMAT, "billing_id": self.billing_id, self.section: value}, stable=True
         )
         temporary = self.path.parent / f".{self.path.name}.tmp"
-        temporary.write_text(body, encoding="utf-8")
+        temporary.write_bytes(body)
         temporary.rename(self.path)
 
 
@@ -100,20 +103,15 @@ class MessageStore:
         """The ids already sent; an unreadable file stops the task with
         :class:`StateError` rather than sending every message again."""
         try:
-            sent = self.file.read()
+            sent = self.file.read(set[str])
         except ValueError as err:
             msg = (
                 f"message state {err}; fix or delete it (without it every billing message "
                 "is sent again, which UserSide de-duplicates by billing_msg_id)"
             )
             raise StateError(msg) from None
-        if sent is None:
-            return MessageState()
-        if not isinstance(sent, list):
-            msg = f"message state {self.path}: `sent` is not a list; fix or delete it"
-            raise StateError(msg)
-        return MessageState.from_json({"sent": sent})
+        return MessageState(sent or set())
 
     def save(self, state: MessageState) -> None:
-        """Write the ids sent so far, replacing the file in one step."""
-        self.file.write(state.to_json()["sent"])
+        """Write the ids sent so far (sorted), replacing the file in one step."""
+        self.file.write(state.sent)

@@ -146,7 +146,7 @@ def test_dry_run_sends_and_saves_nothing(make_ctx):
     [
         pytest.param("not json", "unreadable", id="state-not-json"),
         pytest.param('{"format": 7, "sent": []}', "unknown format", id="state-unknown-format"),
-        pytest.param('{"format": 1, "sent": {}}', "not a list", id="state-sent-not-a-list"),
+        pytest.param('{"format": 1, "sent": {}}', "`sent` not a valid", id="state-sent-not-a-list"),
     ],
 )
 def test_unreadable_message_state_stops_the_import(make_ctx, tmp_path, body, error):
