@@ -61,10 +61,10 @@ def duplicates(stack, reference: dict | None = None) -> int:
         links = [t["id"] for t in row["tariff"]["current"]]
         count += len(links) - len(set(links))
         ip_owners.update(ip for ip in (row.get("ip_mac") or {}) if str(ip) != "-1")
-        if reference is not None:
+        if reference is not None:  # the reference holds services by name (chaos.comparable)
             wanted = reference.get(uid, {}).get("service") or {}
-            for sid, instances in (row.get("service") or {}).items():
-                count += max(0, len(instances) - len(wanted.get(sid) or []))
+            held = sum(len(instances) for instances in (row.get("service") or {}).values())
+            count += max(0, held - sum(len(instances) for instances in wanted.values()))
     return count + sum(n - 1 for n in ip_owners.values() if n > 1)
 
 

@@ -153,8 +153,17 @@ def test_missing_key_is_a_precise_error(monkeypatch):
         _ = UserSideHook("us_nokey").api_key
 
 
-def test_lifecycle_needs_lowercase_ok(hook, requests_mock):
-    requests_mock.post(API, json={"result": "OK", "data": {"is_update_traffic": 1}})
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param({"result": "OK", "data": {"is_update_traffic": 1}}, id="10-lowercase"),
+        pytest.param({"Result": "OK", "Data": {"is_update_traffic": 1}}, id="1.3-capitalised"),
+    ],
+)
+def test_get_settings_reads_either_casing_and_defaults_missing_keys(hook, requests_mock, reply):
+    """The PHP core reads only lowercase ``result``/``data`` here (contract §10); the hook
+    reads both casings, so a UserSide answering either way is understood."""
+    requests_mock.post(API, json=reply)
     settings = hook.get_settings(1, billing_time=1, erp_time=2)
     assert settings.is_update_traffic == 1
     assert settings.is_update_address == 0
