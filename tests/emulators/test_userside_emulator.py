@@ -16,20 +16,17 @@ from urllib.parse import urlencode
 import pytest
 
 from emulators.userside import UserSideEmulator, UserSideState, php_json, start_server, stop_server
+from tests.emulators.userside_client import FORM, KEY
+from tests.emulators.userside_client import Client as SharedClient
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-KEY = "test-key-123"
-FORM = "application/x-www-form-urlencoded"
 NO_FAULTS = {"error": 0, "timeout": 0, "reply_lost": 0, "fail_action": 0, "partial": 0}
 
 
-class Client:
-    """Thin in-process client around ``UserSideEmulator.handle``."""
-
-    def __init__(self, emulator: UserSideEmulator) -> None:
-        self.em = emulator
+class Client(SharedClient):
+    """The shared in-process client, checking every reply is JSON, with the full view."""
 
     def raw(
         self,
@@ -41,19 +38,6 @@ class Client:
         status, headers, payload = self.em.handle(method, path, query or {}, body, FORM)
         assert headers["Content-Type"].startswith("application/json")
         return status, payload
-
-    def get(self, **params: Any) -> tuple[int, Any]:
-        params.setdefault("key", KEY)
-        status, payload = self.raw("GET", query={k: str(v) for k, v in params.items()})
-        return status, json.loads(payload)
-
-    def post(self, **params: Any) -> tuple[int, Any]:
-        params.setdefault("key", KEY)
-        body = urlencode(
-            {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in params.items()}
-        )
-        status, payload = self.raw("POST", body=body.encode())
-        return status, json.loads(payload)
 
     def view(self, billing_id: int = 1) -> Any:
         status, rows = self.get(
@@ -71,11 +55,6 @@ class Client:
 
     def edit(self, entry: dict[str, Any], cid: str = "1") -> tuple[int, Any]:
         return self.post(cat="customer", action="group_edit", data={cid: entry})
-
-    def stats(self) -> dict[str, int]:
-        status, payload = self.raw("GET", "/_emulator/stats")
-        assert status == 200
-        return json.loads(payload)
 
 
 def make_client(casing: str = "new", state_path: str | None = None) -> Client:

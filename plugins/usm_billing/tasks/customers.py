@@ -40,11 +40,12 @@ Item = tuple[int, dict[str, Any]]  # (UserSide customer id, group_edit fields)
 
 
 def billing_customers(
-    ctx: RunContext, billing: BillingSnapshot, start: StartInfo
+    billing: BillingSnapshot, start: StartInfo, *, warn: bool = False
 ) -> dict[str, BillingCustomer]:
-    """The billing's customers under UserSide's licence cap ``row_limit`` (contract §2)."""
+    """The billing's customers under UserSide's licence cap ``row_limit`` (contract §2);
+    ``warn`` logs the ones dropped (once a run: the customer diff does it)."""
     kept, dropped = limit_rows(billing.customers, start.settings.row_limit)
-    if dropped:
+    if dropped and warn:
         log.warning(
             "UserSide's row_limit %d: %d billing customer(s) not processed (licence cap): %s",
             start.settings.row_limit,
@@ -98,7 +99,7 @@ def diff(
     houses, groups, tags and services known or created earlier in this run."""
     rules = _rules(ctx, start, billing, userside, (addresses, catalogues))
     changes = diff_customers(
-        billing_customers(ctx, billing, start),
+        billing_customers(billing, start, warn=True),
         userside.customers,
         rules,
         rejected=billing.rejected,
@@ -298,7 +299,7 @@ def load(
     edits = _Edits(
         ctx,
         writes,
-        billing_customers(ctx, billing, start),
+        billing_customers(billing, start),
         _rules(ctx, start, billing, userside, (addresses, catalogues)),
         uid_of,
         created,

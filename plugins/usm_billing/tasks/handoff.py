@@ -55,7 +55,7 @@ def pack(config: BillingConfig, run_id: str, name: str, value: Any) -> Any:
 def _prune(runs: Any, *, keep: Any) -> None:
     folders = sorted(
         (p for p in runs.iterdir() if p.is_dir() and p != keep),
-        key=lambda p: p.stat().get("mtime", 0) if isinstance(p.stat(), dict) else p.stat().st_mtime,
+        key=lambda p: p.stat().st_mtime,
     )
     for old in folders[: max(0, len(folders) - (KEEP_RUNS - 1))]:
         for child in old.iterdir():

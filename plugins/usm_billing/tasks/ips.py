@@ -27,7 +27,7 @@ def diff(
     one-customer run, of that customer only)."""
     rules = IpRules.build(ctx.config, start.settings)
     changes = diff_ips(
-        billing_customers(ctx, billing, start),
+        billing_customers(billing, start),
         userside.customers,
         rules,
         only=ctx.params.customer_id,
@@ -61,7 +61,7 @@ def load(
         uid_of[us_id] = edit.billing_uid
         items.append((us_id, edit.fields))
     rules = IpRules.build(ctx.config, start.settings)
-    wanted = billing_customers(ctx, billing, start)
+    wanted = billing_customers(billing, start)
 
     def recover(failed: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
         fresh = reread(ctx, (us_id for us_id, _ in failed))
