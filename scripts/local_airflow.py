@@ -367,6 +367,25 @@ class AirflowClient:
                 raise TimeoutError(msg)
             time.sleep(POLL_SECONDS)
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=1000)[
+            "dag_runs"
+        ]
+        return runs
+
+    def wait_idle(self, dag_id: str, timeout: float = 300.0) -> list[dict[str, Any]]:
+        """Every run of the DAG once none is queued or running (unpausing a scheduled DAG
+        lets the scheduler start its latest interval's run beside a triggered one)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.dag_runs(dag_id)
+            if all(run["state"] in FINISHED for run in runs):
+                return runs
+            if time.monotonic() > deadline:
+                msg = f"{dag_id}: runs still active after {timeout} s"
+                raise TimeoutError(msg)
+            time.sleep(POLL_SECONDS)
+
     def import_errors(self) -> list[dict[str, Any]]:
         errors: list[dict[str, Any]] = self.get("/api/v2/importErrors")["import_errors"]
         return errors
@@ -445,7 +464,11 @@ class LocalAirflow:
         self, dag_id: str, conf: Mapping[str, Any] | None = None, timeout: float = 300.0
     ) -> dict[str, Any]:
         """Wait for the DAG to be parsed, unpause it, trigger a run and wait for it to
-        finish (success or failed); on a timeout the error carries the component logs."""
+        finish (success or failed); on a timeout the error carries the component logs.
+
+        Unless the scheduler's cron runs are off (``start_demo(scheduled=False)``, the
+        test fixture), unpausing also starts the run of the latest interval (``catchup``
+        off): :meth:`AirflowClient.wait_idle` waits for every run."""
         client = self.client()
         try:
             client.wait_dag(dag_id, timeout=min(timeout, 120.0))
@@ -537,15 +560,22 @@ def start_demo(
     pool_slots: int = DEFAULT_POOL_SLOTS,
     env: Mapping[str, str] | None = None,
     customers: int = DEMO_CUSTOMERS,
+    scheduled: bool = True,
 ) -> Demo:
     """Both emulators, every component with the demo billing's connections (plus ``env``)
-    and the ``userside`` pool: what ``make up`` starts, and what the tests start."""
+    and the ``userside`` pool: what ``make up`` starts, and what the tests start.
+
+    ``scheduled=False`` turns the scheduler's cron runs off (``[scheduler]
+    use_job_schedule``): only triggered runs run, so a test knows which run did what."""
     stop(home)  # a previous `make up` that was not brought down
     emulators = start_emulators(home, customers=customers)
+    variables = {
+        **demo_connections(emulators),
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(scheduled),
+        **(env or {}),
+    }
     try:
-        local = start_airflow(
-            home, port=port, triggerer=triggerer, env={**demo_connections(emulators), **(env or {})}
-        )
+        local = start_airflow(home, port=port, triggerer=triggerer, env=variables)
         local.client().set_pool(USERSIDE_POOL, pool_slots, USERSIDE_POOL_DESCRIPTION)
     except BaseException:
         stop(home)
@@ -560,7 +590,9 @@ def up(home: Path, port: int, pool_slots: int) -> Demo:
     print(f"Airflow UI        {local.url}  (login {local.username} / {local.password})")
     print(f"billing emulator  {emulators.billing_url}  ({DEMO_CUSTOMERS} generated customers)")
     print(f"UserSide emulator {emulators.userside_url}  (empty)")
-    print(f"components        {', '.join(local.components)}; logs in {run_dir(home)}")
+    logs = run_dir(home)
+    shown = logs.relative_to(Path.cwd()) if logs.is_relative_to(Path.cwd()) else logs
+    print(f"components        {', '.join(local.components)}; logs in {shown}")
     print(f"pool              {USERSIDE_POOL} ({pool_slots} slots)")
     print(f"DAG {DEMO_DAG_ID} is paused: unpause or trigger it in the UI. Stop: make down")
     return demo

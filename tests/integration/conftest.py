@@ -4,7 +4,8 @@ the ``profile`` fixture and runs once against ``lenient`` and once against ``str
 ``airflow_demo``: real Airflow components (``scripts/local_airflow.py``, the code of
 ``make up``) in a temporary home, once per test module. A module changes what they get
 by overriding the module-scoped fixtures ``airflow_extra_env`` (more environment for every
-component: connections, ``USM_BILLING_CONFIG_DIR``...) and ``airflow_triggerer``.
+component: connections, ``USM_BILLING_CONFIG_DIR``...) and ``airflow_triggerer``. Cron
+runs are off: only the runs a test triggers run.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def airflow_demo(
     airflow_triggerer: bool,
 ) -> Iterator[local_airflow.Demo]:
     home = migrated_home(tmp_path_factory.mktemp("airflow") / "home")
-    demo = local_airflow.start_demo(home, triggerer=airflow_triggerer, env=airflow_extra_env)
+    demo = local_airflow.start_demo(
+        home, triggerer=airflow_triggerer, env=airflow_extra_env, scheduled=False
+    )
     try:
         yield demo
     finally:
