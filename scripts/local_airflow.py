@@ -15,7 +15,8 @@ For a given ``AIRFLOW_HOME`` (already migrated: ``airflow db migrate``):
   connections of the demo billing that point at them.
 - :func:`stop` stops everything that has a PID file under ``<home>/run``, by process group
   (SIGTERM, then SIGKILL after a grace period): LocalExecutor workers die with their
-  scheduler.
+  scheduler. A PID file also holds its process's start time, so a PID reused since (after
+  a reboot) is left alone.
 - :func:`start_demo` is both of them plus the ``userside`` pool: ``make up`` and the
   ``airflow_demo`` test fixture (``tests/integration/conftest.py``) call it.
 - :class:`AirflowClient` is a small REST client (JWT from ``POST /auth/token``): unpause,
@@ -124,7 +125,8 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    (run / f"{name}.pid").write_text(f"{process.pid}\n", encoding="utf-8")
+    started = _start_time(process.pid)
+    (run / f"{name}.pid").write_text(f"{process.pid} {started}\n", encoding="utf-8")
     return process
 
 
@@ -138,6 +140,30 @@ def tail(home: Path, names: Iterable[str] | None = None, lines: int = 30) -> str
         parts.append(f"--- {log.name} (last {lines} lines) ---")
         parts.extend(text.splitlines()[-lines:])
     return "\n".join(parts)
+
+
+def _start_time(pid: int) -> str:
+    """The kernel's start time of ``pid`` (``/proc``; empty where there is none): a PID
+    file names its process only while the PID is not reused by another one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _read_pid_file(pid_file: Path) -> int | None:
+    """The process group of a PID file, or None when its leader's PID now belongs to
+    another process (a PID file left by a reboot): that one is not ours to stop."""
+    try:
+        pid_text, _, started = pid_file.read_text(encoding="utf-8").strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    now = _start_time(pid)
+    if now and started and now != started:
+        return None
+    return pid
 
 
 def _group_alive(pid: int) -> bool:
@@ -157,8 +183,8 @@ def stop(home: Path, grace: float = STOP_GRACE_SECONDS) -> list[str]:
     pid_files = sorted(run_dir(home).glob("*.pid"))
     groups: dict[str, int] = {}
     for pid_file in pid_files:
-        with suppress(ValueError):
-            groups[pid_file.stem] = int(pid_file.read_text(encoding="utf-8").strip())
+        if (pid := _read_pid_file(pid_file)) is not None:
+            groups[pid_file.stem] = pid
     for pid in groups.values():
         with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
