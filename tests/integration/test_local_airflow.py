@@ -1,15 +1,30 @@
-"""``make up`` (scripts/local_airflow.py) under test: the demo billing in real Airflow
-components (api-server, scheduler, dag-processor), driven through the REST API only, and
-converged: a second run sends UserSide no POST at all (issue 13, item 7)."""
+"""``make up`` (scripts/local_airflow.py) under test: the demo billing in the Airflow
+components it starts (api-server, scheduler, dag-processor, triggerer), driven through
+the REST API only, and converged: a second run sends UserSide no write request at all, as
+the UserSide emulator counts them (issue 13, item 7)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from scripts.local_airflow import DEMO_DAG_ID, USERSIDE_POOL
 
 if TYPE_CHECKING:
     from scripts.local_airflow import Demo
+
+
+@pytest.fixture(scope="module")
+def airflow_triggerer() -> bool:
+    """Every component `make up` starts."""
+    return True
+
+
+def test_every_component_is_healthy(airflow_demo: Demo):
+    health = airflow_demo.airflow.client().health()
+    for component in ("metadatabase", "scheduler", "dag_processor", "triggerer"):
+        assert health[component]["status"] == "healthy", health
 
 
 def test_demo_dag_loads_without_import_errors(airflow_demo: Demo):
