@@ -6,8 +6,8 @@ the ``profile`` fixture and runs once against ``lenient`` and once against ``str
 test module. A module changes what they get
 by overriding the module-scoped fixtures ``airflow_extra_env`` (more environment for every
 component: connections, ``USM_BILLING_CONFIG_DIR``, the repository's billings by
-default...) and ``airflow_triggerer``. Cron runs are off: only the runs a test triggers
-run.
+default...), ``airflow_triggerer`` and ``airflow_customers``. Cron runs are off: only the
+runs a test triggers run.
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ def airflow_extra_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def airflow_customers() -> int:
+    """How many customers the billing emulator generates (fewer: shorter runs)."""
+    return local_airflow.DEMO_CUSTOMERS
+
+
+@pytest.fixture(scope="module")
 def airflow_triggerer() -> bool:
     """No deferrable task in the package: the triggerer is left out unless asked for."""
     return False
@@ -66,12 +72,17 @@ def airflow_demo(
     airflow_db_template: Path,
     airflow_extra_env: dict[str, str],
     airflow_triggerer: bool,
+    airflow_customers: int,
 ) -> Iterator[local_airflow.Demo]:
     home = tmp_path_factory.mktemp("airflow")
     shutil.copyfile(airflow_db_template, home / "airflow.db")
     env = {"USM_BILLING_CONFIG_DIR": str(REPO / "include" / "config" / "billings")}
     demo = local_airflow.start_demo(
-        home, triggerer=airflow_triggerer, env={**env, **airflow_extra_env}, scheduled=False
+        home,
+        triggerer=airflow_triggerer,
+        env={**env, **airflow_extra_env},
+        scheduled=False,
+        customers=airflow_customers,
     )
     try:
         yield demo
