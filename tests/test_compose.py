@@ -176,6 +176,21 @@ def test_init_creates_the_userside_pool():
     assert 'airflow pools set userside "$${USERSIDE_POOL_SLOTS:-2}"' in script
 
 
+def test_init_writes_the_admin_password_where_the_api_server_reads_it():
+    """As JSON, so that any password from .env is one (quotes and backslashes too)."""
+    script = SERVICES["airflow-init"]["command"][-1]
+    passwords = environment("airflow-apiserver")[
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+    ]
+    [line] = [line for line in script.splitlines() if line.endswith(f"> {passwords}")]
+    assert 'json.dumps({"admin": os.environ["AIRFLOW_ADMIN_PASSWORD"]})' in line
+    assert environment("airflow-apiserver")["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == (
+        "admin:admin"
+    )
+    mounts = dict(v.split(":", 1)[::-1] for v in SERVICES["airflow-apiserver"]["volumes"])
+    assert mounts[passwords.rsplit("/", 1)[0]] in COMPOSE["volumes"]
+
+
 def test_ports_are_bound_to_localhost():
     published = [(name, port) for name, s in SERVICES.items() for port in s.get("ports", [])]
     assert published
