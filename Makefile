@@ -44,6 +44,7 @@ bench: venv
 	$(AF) $(PY) scripts/bench.py
 
 clean:
+	-test ! -x $(PY) || $(AF) $(PY) scripts/local_airflow.py down  # no orphans of `make up`
 	rm -rf .airflow .demo .bench .chaos
 
 chaos: venv
