@@ -1,8 +1,11 @@
 """One usm_billing Airflow DAG per billing YAML in ``include/config/billings/``
 (or ``$USM_BILLING_CONFIG_DIR``).
 
-A broken config file becomes an import error naming the file and the field; the other
-billings' DAGs still load. No connections, variables or HTTP at parse time.
+This file never raises: Airflow marks every DAG of a file that fails to import stale, so
+one typo would stop all billings. A broken config file becomes instead a DAG of the same
+id whose single task fails naming the file and the field, and
+``usm_billing_config_errors.py`` reports it as an import error of its own. No
+connections, variables or HTTP at parse time.
 """
 
 from usm_billing.check_dag import build_check_dag
@@ -13,5 +16,5 @@ configs, errors = load_configs(default_config_dir())
 for name, config in configs.items():
     globals()[f"usm_billing_{name}"] = build_dag(config, name)
     globals()[f"usm_billing_{name}_check"] = build_check_dag(config, name)  # manual only
-if errors:
-    usm_billing_config_errors = build_config_error_dag([str(err) for err in errors.values()])
+for path, error in errors.items():
+    globals()[f"usm_billing_{path.stem}"] = build_config_error_dag(path.stem, str(error))

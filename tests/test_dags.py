@@ -105,7 +105,13 @@ def test_task_graph_matches_the_design(repo_dags):
     assert {"finish"} | loads <= upstream["report"]
 
 
-def test_broken_config_is_an_import_error_and_others_still_load(tmp_path, monkeypatch, airflow_db):
+def test_broken_config_is_a_failing_placeholder_and_others_still_load(
+    tmp_path, monkeypatch, airflow_db
+):
+    """Issue 13 §1 (DagBag view; tests/integration/test_dag_processor.py runs the real
+    dag-processor): the generator file imports cleanly, the broken file's DAG id is a
+    placeholder failing with the file and the field, the import error is on the separate
+    error file."""
     from airflow.dag_processing.dagbag import DagBag
 
     (tmp_path / "good.yaml").write_text(
@@ -117,8 +123,16 @@ def test_broken_config_is_an_import_error_and_others_still_load(tmp_path, monkey
     )
     monkeypatch.setenv("USM_BILLING_CONFIG_DIR", str(tmp_path))
     bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert "usm_billing_good" in bag.dag_ids
-    assert "usm_billing_broken" not in bag.dag_ids
-    [error] = bag.import_errors.values()
+    assert {"usm_billing_good", "usm_billing_good_check", "usm_billing_broken"} <= set(bag.dag_ids)
+    [(path, error)] = bag.import_errors.items()
+    assert path.endswith("usm_billing_config_errors.py")
     assert "broken.yaml" in error
     assert "skip_update_agreemnt_date" in error
+    placeholder = bag.dags["usm_billing_broken"]
+    assert placeholder.task_ids == ["config_error"]
+    assert "config_error" in placeholder.tags
+    assert "skip_update_agreemnt_date" in (placeholder.doc_md or "")
+    run = placeholder.test()
+    assert run.state == "failed"
+    [ti] = run.get_task_instances()
+    assert ti.state == "failed"

@@ -60,9 +60,7 @@ def run_sync(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m usm_billing", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="usm-billing", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     sync = commands.add_parser("sync", help="import one billing into UserSide")
     sync.add_argument("--config", type=Path, required=True, help="billing YAML file")

@@ -24,7 +24,7 @@ from airflow.sdk import (
 )
 
 from usm_billing.dag_settings import START_DATE, billing_dag_settings
-from usm_billing.exceptions import LoadError, UsmBillingError
+from usm_billing.exceptions import ConfigError, LoadError, UsmBillingError
 from usm_billing.tasks import handoff, pipeline
 from usm_billing.tasks.context import RunContext, RunParams
 from usm_billing.tasks.pipeline import PIPELINE
@@ -180,23 +180,41 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
     return usm_billing_dag()
 
 
-class _ConfigErrorDag(DAG):
-    """Stands for the broken config files: Airflow records its validation error as an
-    import error of the generator file, while the good billings' DAGs still load."""
+CONFIG_ERROR_DOC = """
+### usm_billing: {name} has a broken config file
 
-    config_errors: tuple[str, ...] = ()
+This billing is **not imported**: its config file does not validate, so every run fails
+in its single task with the error below. Fix the file; the next parse brings the real
+DAG back under the same id. The other billings are not affected.
 
-    def validate(self) -> None:
-        raise ValueError("; ".join(self.config_errors))
+```
+{error}
+```
+"""
 
 
-def build_config_error_dag(errors: list[str]) -> DAG:
-    """A placeholder DAG that fails to import with ``errors``, so Airflow lists the
-    broken config files as import errors while the good billings' DAGs still load."""
-    placeholder = _ConfigErrorDag(
-        dag_id="usm_billing_config_errors",
-        schedule=None,
+def build_config_error_dag(name: str, error: str) -> DAG:
+    """``usm_billing_<name>`` for a config file that does not validate: a DAG that parses
+    (an exception in the generator file would make Airflow mark every billing's DAG of
+    the file stale) and whose single task fails with ``error``, naming the file and the
+    field, every time it runs. It keeps the billing's DAG id, so a billing that was
+    scheduled stays listed and keeps failing, and alerting, until its file is fixed."""
+
+    @dag(
+        dag_id=f"usm_billing_{name}",
+        description=f"Config error: {error}"[:200],
+        schedule=CronDataIntervalTimetable("*/10 * * * *", timezone="UTC"),
         start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        doc_md=CONFIG_ERROR_DOC.format(name=name, error=error),
+        tags=["usm_billing", "config_error"],
     )
-    placeholder.config_errors = tuple(errors)
-    return placeholder
+    def usm_billing_config_error() -> None:
+        @task(task_id="config_error", retries=0)
+        def config_error() -> None:
+            raise ConfigError(error)
+
+        config_error()
+
+    return usm_billing_config_error()
