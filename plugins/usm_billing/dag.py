@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
     from usm_billing.tasks.pipeline import Step
 
-__all__ = ["DEFAULT_ARGS", "build_config_error_dag", "build_dag"]
+__all__ = ["DEFAULT_ARGS", "PARAM_NAMES", "build_config_error_dag", "build_dag", "dag_params"]
 
 # A wrong key, an unparsable reply or an implausible extract will not heal by waiting:
 # those fail at once; outages (connect errors, timeouts, 5xx) are retried with backoff.
@@ -77,8 +77,45 @@ interval; scheduled and manual runs import every message not sent yet.
 """
 
 
+def dag_params() -> dict[str, Param]:
+    """The trigger form: every field optional, so an empty form starts a normal run
+    (``customer_id`` is ``null`` unless filled in; a ``"string"`` type would make the form
+    require it)."""
+    return {
+        "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
+        "customer_id": Param(
+            None,
+            type=["null", "string"],
+            description="Only this billing customer id (empty: every customer).",
+        ),
+        "full_resync": Param(
+            False, type="boolean", description="Ignore the house cache: re-send every house."
+        ),
+        "allow_mass_not_in_billing": Param(
+            False,
+            type="boolean",
+            description="Lift the not-in-billing guard for this run (customers really left).",
+        ),
+    }
+
+
+PARAM_NAMES = frozenset(dag_params())
+
+
 def run_params(context: Mapping[str, Any]) -> RunParams:
-    """The run's params from the task context (the trigger form or ``conf``)."""
+    """The run's params from the task context (the trigger form or ``conf``).
+
+    A ``conf`` key that is no param (``{"dryrun": true}``) fails the task, and so the run
+    in its first task, before any request: Airflow would ignore it, and a run meant as a
+    dry run would write."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    unknown = sorted(set(conf) - PARAM_NAMES)
+    if unknown:
+        msg = (
+            f"unknown run conf key(s) {', '.join(f'`{k}`' for k in unknown)}: this DAG's "
+            f"params are {', '.join(sorted(PARAM_NAMES))}; nothing was done"
+        )
+        raise ConfigError(msg)
     params = context.get("params") or {}
     return RunParams(
         dry_run=bool(params.get("dry_run")),
@@ -157,18 +194,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         default_args=DEFAULT_ARGS,
         **billing_dag_settings(config, name, doc=DAG_DOC, timeout=timedelta(hours=2)),
         tags=["usm_billing", config.billing_name],
-        params={
-            "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
-            "customer_id": Param("", type="string", description="Only this billing customer id."),
-            "full_resync": Param(
-                False, type="boolean", description="Ignore the house cache: re-send every house."
-            ),
-            "allow_mass_not_in_billing": Param(
-                False,
-                type="boolean",
-                description="Lift the not-in-billing guard for this run (customers really left).",
-            ),
-        },
+        params=dag_params(),
     )
     def usm_billing_dag() -> None:
         made: dict[str, Any] = {}
