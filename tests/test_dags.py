@@ -3,9 +3,14 @@ broken config is an import error naming the file and the field while the others 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from scripts.airflow_env import REPO
+from usm_billing.dag import PARAM_NAMES, dag_params, run_params
+from usm_billing.exceptions import ConfigError
+from usm_billing.tasks.context import RunParams
 
 
 def test_repository_dags_import_without_errors(dagbag):
@@ -132,7 +137,41 @@ def test_broken_config_is_a_failing_placeholder_and_others_still_load(
     assert placeholder.task_ids == ["config_error"]
     assert "config_error" in placeholder.tags
     assert "skip_update_agreemnt_date" in (placeholder.doc_md or "")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: field `skip_update_agreemnt_date`"):
+        placeholder.get_task("config_error").python_callable()
     run = placeholder.test()
     assert run.state == "failed"
     [ti] = run.get_task_instances()
     assert ti.state == "failed"
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        pytest.param({}, RunParams(), id="empty-form"),
+        pytest.param({"customer_id": None, "dry_run": False}, RunParams(), id="form-defaults"),
+        pytest.param({"customer_id": ""}, RunParams(), id="empty-customer-id"),
+        pytest.param(
+            {"customer_id": "42", "dry_run": True},
+            RunParams(customer_id="42", dry_run=True),
+            id="one-customer-dry-run",
+        ),
+    ],
+)
+def test_run_params_from_the_form(conf, expected):
+    """Issue 13 §2 (the REST API run: tests/integration/test_real_airflow_config.py)."""
+    params = {**{name: p.value for name, p in dag_params().items()}, **conf}
+    assert run_params({"dag_run": SimpleNamespace(conf=conf), "params": params}) == expected
+
+
+@pytest.mark.parametrize("conf", [{"dryrun": True}, {"dry_run": True, "customerid": "1"}])
+def test_a_conf_key_that_is_no_param_is_refused(conf):
+    [unknown] = set(conf) - PARAM_NAMES
+    with pytest.raises(ConfigError, match=rf"unknown run conf key\(s\) `{unknown}`"):
+        run_params({"dag_run": SimpleNamespace(conf=conf), "params": conf})
+
+
+def test_every_param_is_optional():
+    for name, param in dag_params().items():
+        assert param.value is not None or "null" in param.schema["type"], name
+        param.resolve()  # validates its default against its schema

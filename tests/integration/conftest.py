@@ -4,7 +4,8 @@ the ``profile`` fixture and runs once against ``lenient`` and once against ``str
 ``airflow_demo``: real Airflow components (``scripts/local_airflow.py``, the code of
 ``make up``) in a temporary home, once per test module. A module changes what they get
 by overriding the module-scoped fixtures ``airflow_extra_env`` (more environment for every
-component: connections, ``USM_BILLING_CONFIG_DIR``...) and ``airflow_triggerer``.
+component: connections, ``USM_BILLING_CONFIG_DIR``...), ``airflow_triggerer`` and
+``airflow_customers``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def airflow_extra_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def airflow_customers() -> int:
+    """How many customers the billing emulator generates (fewer: shorter runs)."""
+    return local_airflow.DEMO_CUSTOMERS
+
+
+@pytest.fixture(scope="module")
 def airflow_triggerer() -> bool:
     """No deferrable task in the package: the triggerer is left out unless asked for."""
     return False
@@ -65,9 +72,12 @@ def airflow_demo(
     tmp_path_factory: pytest.TempPathFactory,
     airflow_extra_env: dict[str, str],
     airflow_triggerer: bool,
+    airflow_customers: int,
 ) -> Iterator[local_airflow.Demo]:
     home = migrated_home(tmp_path_factory.mktemp("airflow") / "home")
-    demo = local_airflow.start_demo(home, triggerer=airflow_triggerer, env=airflow_extra_env)
+    demo = local_airflow.start_demo(
+        home, triggerer=airflow_triggerer, env=airflow_extra_env, customers=airflow_customers
+    )
     try:
         yield demo
     finally:
