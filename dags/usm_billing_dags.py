@@ -14,7 +14,13 @@ from usm_billing.dag import build_config_error_dag, build_dag
 
 configs, errors = load_configs(default_config_dir())
 for name, config in configs.items():
-    globals()[f"usm_billing_{name}"] = build_dag(config, name)
-    globals()[f"usm_billing_{name}_check"] = build_check_dag(config, name)  # manual only
+    try:
+        sync_dag, check_dag = build_dag(config, name), build_check_dag(config, name)
+    except Exception as err:  # one billing's DAG never fails the others (see above)
+        failed = f"{name}.yaml: its DAG cannot be built ({type(err).__name__}: {err})"
+        globals()[f"usm_billing_{name}"] = build_config_error_dag(name, failed)
+        continue
+    globals()[f"usm_billing_{name}"] = sync_dag
+    globals()[f"usm_billing_{name}_check"] = check_dag  # manual only
 for path, error in errors.items():
     globals()[f"usm_billing_{path.stem}"] = build_config_error_dag(path.stem, str(error))

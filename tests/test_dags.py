@@ -15,6 +15,8 @@ from usm_billing.tasks.context import RunParams
 
 def test_repository_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}, "fix the config or DAG file named in the error"
+    placeholders = [d.description for d in dagbag.dags.values() if "config_error" in d.tags]
+    assert placeholders == [], "a config or DAG build error (see the description)"
     assert "usm_billing_demo" in dagbag.dag_ids
     assert "usm_billing_demo_check" in dagbag.dag_ids
 
@@ -126,13 +128,20 @@ def test_broken_config_is_a_failing_placeholder_and_others_still_load(
         "billing_id: 2\nbilling_conn_id: b\nuserside_conn_id: u\nskip_update_agreemnt_date: 1\n",
         encoding="utf-8",
     )
+    (tmp_path / "main copy.yaml").write_text("billing_id: 3\n", encoding="utf-8")
     monkeypatch.setenv("USM_BILLING_CONFIG_DIR", str(tmp_path))
     bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert {"usm_billing_good", "usm_billing_good_check", "usm_billing_broken"} <= set(bag.dag_ids)
+    assert set(bag.dag_ids) >= {
+        "usm_billing_good",
+        "usm_billing_good_check",
+        "usm_billing_broken",
+        "usm_billing_main_copy",  # a file name that is no DAG id does not fail the file
+    }
     [(path, error)] = bag.import_errors.items()
     assert path.endswith("usm_billing_config_errors.py")
     assert "broken.yaml" in error
     assert "skip_update_agreemnt_date" in error
+    assert "main copy.yaml: the file name names the DAG" in error
     placeholder = bag.dags["usm_billing_broken"]
     assert placeholder.task_ids == ["config_error"]
     assert "config_error" in placeholder.tags
@@ -175,3 +184,33 @@ def test_every_param_is_optional():
     for name, param in dag_params().items():
         assert param.value is not None or "null" in param.schema["type"], name
         param.resolve()  # validates its default against its schema
+
+
+def test_a_dag_that_cannot_be_built_is_a_placeholder(tmp_path, monkeypatch, airflow_db):
+    """Whatever fails while one billing's DAG is built, the file still imports."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    import usm_billing.dag
+
+    real = usm_billing.dag.build_dag
+
+    def build(config, name):
+        if name == "bad":
+            msg = "boom"
+            raise RuntimeError(msg)
+        return real(config, name)
+
+    for name, number in (("good", 1), ("bad", 2)):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"billing_id: {number}\nbilling_conn_id: b\nuserside_conn_id: u\n", encoding="utf-8"
+        )
+    monkeypatch.setenv("USM_BILLING_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr(usm_billing.dag, "build_dag", build)
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    assert "usm_billing_good" in bag.dag_ids
+    assert bag.dags["usm_billing_bad"].task_ids == ["config_error"]
+    assert (
+        "bad.yaml: its DAG cannot be built (RuntimeError: boom)"
+        in bag.dags["usm_billing_bad"].doc_md
+    )

@@ -9,6 +9,7 @@ turn a flag off.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -50,6 +51,9 @@ CRON_PRESETS = {
     "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
 }
+
+# what a config file's stem may be: it becomes part of a DAG id (Airflow's rule, ASCII)
+DAG_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 # Object-storage schemes ``state_path`` may name (the fsspec protocols of Airflow's
 # ObjectStoragePath with a provider); a local folder is also accepted.
@@ -390,6 +394,13 @@ def load_configs(directory: Path) -> tuple[dict[str, BillingConfig], dict[Path, 
     errors: dict[Path, ConfigError] = {}
     seen_ids: dict[int, Path] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if not DAG_NAME.fullmatch(path.stem):
+            msg = (
+                f"{path}: the file name names the DAG (usm_billing_<name>), so it may hold "
+                "only letters, digits, `_`, `.` and `-`"
+            )
+            errors[path] = ConfigError(msg)
+            continue
         try:
             config = load_config(path)
         except ConfigError as err:

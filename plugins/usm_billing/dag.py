@@ -8,6 +8,7 @@ metadata DB), the two extracts as one file each, referenced by path and content 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -224,10 +225,10 @@ def build_config_error_dag(name: str, error: str) -> DAG:
     (an exception in the generator file would make Airflow mark every billing's DAG of
     the file stale) and whose single task fails with ``error``, naming the file and the
     field, every time it runs. It keeps the billing's DAG id, so a billing that was
-    scheduled stays listed and keeps failing, and alerting, until its file is fixed."""
+    scheduled stays listed and its runs keep failing until its file is fixed."""
 
     @dag(
-        dag_id=f"usm_billing_{name}",
+        dag_id=f"usm_billing_{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}",  # even a bad file name
         description=f"Config error: {error}"[:200],
         schedule=CronDataIntervalTimetable("*/10 * * * *", timezone="UTC"),
         start_date=START_DATE,
