@@ -4,8 +4,9 @@ the ``profile`` fixture and runs once against ``lenient`` and once against ``str
 ``airflow_demo``: real Airflow components (``scripts/local_airflow.py``, the code of
 ``make up``) in a temporary home, once per test module. A module changes what they get
 by overriding the module-scoped fixtures ``airflow_extra_env`` (more environment for every
-component: connections, ``USM_BILLING_CONFIG_DIR``...), ``airflow_triggerer`` and
-``airflow_customers``.
+component: connections, ``USM_BILLING_CONFIG_DIR``, the repository's billings by
+default...), ``airflow_triggerer`` and ``airflow_customers``. Cron runs are off: only the
+runs a test triggers run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from scripts import local_airflow
-from scripts.airflow_env import airflow_env
+from scripts.airflow_env import REPO, airflow_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,8 +76,13 @@ def airflow_demo(
     airflow_customers: int,
 ) -> Iterator[local_airflow.Demo]:
     home = migrated_home(tmp_path_factory.mktemp("airflow") / "home")
+    env = {"USM_BILLING_CONFIG_DIR": str(REPO / "include" / "config" / "billings")}
     demo = local_airflow.start_demo(
-        home, triggerer=airflow_triggerer, env=airflow_extra_env, customers=airflow_customers
+        home,
+        triggerer=airflow_triggerer,
+        env={**env, **airflow_extra_env},
+        scheduled=False,
+        customers=airflow_customers,
     )
     try:
         yield demo
