@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
+from usm_billing.exceptions import ConfigError
 from usm_billing.sync.customers import require_plausible_count
 from usm_billing.sync.guards import check_not_in_billing
 from usm_billing.sync.normalize import loose_equal
@@ -105,9 +106,17 @@ def extract_userside(ctx: RunContext) -> UsView:
 
 
 def verify_extracts(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> Plausibility:
-    """The gate between reading and writing: refuse a run that would flag too many
+    """The gate between reading and writing: refuse a run for a ``customer_id`` the
+    billing does not have (it would silently do nothing), and one that would flag too many
     customers "not in billing" (:func:`usm_billing.sync.guards.check_not_in_billing`)."""
     present = set(billing.customers) | set(billing.rejected)
+    only = ctx.params.customer_id
+    if only is not None and only not in present:
+        msg = (
+            f"param `customer_id`: `{only}` is not a customer of {ctx.label} "
+            f"({len(present)} customers); nothing was written"
+        )
+        raise ConfigError(msg)
     live = [uid for uid, row in userside.customers.items() if loose_equal(row.is_in_billing, 1)]
     counts = Plausibility(
         live_in_userside=len(live),
