@@ -28,7 +28,7 @@ db: .airflow/airflow.db
 	rm -f .airflow-migrate.log
 
 test: db
-	$(AF) $(PY) -m pytest
+	$(AF) $(PY) -m pytest -n 2 --dist loadfile
 
 demo: db
 	$(AF) $(PY) scripts/demo.py
