@@ -304,6 +304,18 @@ def test_child_accounts_nested_too_deep_refused_not_a_recursion_error():
     assert reason.startswith("account: child accounts nested deeper")
 
 
+def test_repair_fallback_after_a_repeated_key_loses_no_row():
+    """§1.2 AXbills bare numbers: the stream stops at `0042` and the body is repaired
+    whole; rows already handed out are skipped by key, so a repeated key before the
+    quirk does not shift the rest away."""
+    data = b'{"a": {"login": "x"}, "a": {"login": "y"}, "b": {"login": 0042}}'
+    assert list(iter_json_items(data, source="s")) == [
+        ("a", {"login": "x"}),
+        ("a", {"login": "y"}),
+        ("b", {"login": "0042"}),
+    ]
+
+
 def test_the_payload_marks_deep_rows():
     items = dict(iter_json_items(body(f'"1": {deep(4000)}'), source="s"))
     assert isinstance(items["1"], Unreadable)
@@ -351,3 +363,35 @@ def test_bad_state_and_group_rows_are_skipped_with_their_field(hook, requests_mo
     tariffs, tariff_errors = hook.get_tariff_list()
     assert list(tariffs) == ["1"]
     assert [(e.record_id, e.field) for e in tariff_errors] == [("2", "payment"), ("3", "(row)")]
+
+
+def test_bad_address_and_service_rows_are_skipped_long_messages_kept(hook, requests_mock, caplog):
+    """§3.9-3.12: one unreadable city, street, house or service row is skipped with a
+    warning; §3.14: a ticket grows with every reply, so message text has no length limit."""
+    replies = {
+        "get_city_list": f'{{"1": {{"name": "Kyiv"}}, "2": {{"name": "{HUGE}"}}}}',
+        "get_street_list": f'{{"5": {{"city_id": 1, "name": "Main"}}, "6": {deep(5000)}}}',
+        "get_house_list": (
+            f'{{"8": {{"street_id": 5, "number": "1"}}, "9": {{"number": "{HUGE}"}}}}'
+        ),
+        "get_services_list": f'{{"2": {{"name": "IP", "cost": 30}}, "3": {{"name": "{HUGE}"}}}}',
+        "get_user_messages": (
+            f'{{"1": {{"id": 1, "user_id": 7, "text": "{HUGE}"}}, "2": {deep(5000)}}}'
+        ),
+    }
+    requests_mock.get(
+        "http://billing.test/", text=lambda request, context: replies[request.qs["request"][0]]
+    )
+    assert list(hook.get_city_list()) == ["1"]
+    assert list(hook.get_street_list()) == ["5"]
+    assert list(hook.get_house_list()) == ["8"]
+    assert list(hook.get_services_list()) == ["2"]
+    [message] = hook.get_user_messages()
+    assert len(message.text) == len(HUGE)
+    for skipped in (
+        "city `2`: field `name`",
+        "street `6`: field `(row)`",
+        "house `9`: field `number`",
+        "service `3`: field `name`",
+    ):
+        assert skipped in caplog.text

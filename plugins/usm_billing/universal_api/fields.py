@@ -69,19 +69,16 @@ class RecordError(ValueError):
         super().__init__(f"{kind} `{record_id[:64]}`: field `{field}`: {reason}")
 
 
-def to_text(value: Any) -> str:
+def to_text(value: Any, *, limit: int | None = MAX_TEXT_LENGTH) -> str:
     """Any JSON scalar as text; ``null`` is empty. Floats keep PHP's short form. Text over
-    :data:`MAX_TEXT_LENGTH` characters is refused."""
+    ``limit`` characters is refused (``None``: a message body, whatever its length)."""
     if value is None or value is False:
         return ""
     if value is True:
         return "1"
     if isinstance(value, str):
-        if len(value) > MAX_TEXT_LENGTH:
-            msg = (
-                f"text of {len(value)} characters ({shown(value)}); at most "
-                f"{MAX_TEXT_LENGTH} are accepted"
-            )
+        if limit is not None and len(value) > limit:
+            msg = f"text of {len(value)} characters ({shown(value)}); at most {limit} are accepted"
             raise ValueError(msg)
         return value
     if isinstance(value, float) and value.is_integer():

@@ -25,7 +25,7 @@ from usm_billing.universal_api.catalogues import (
 from usm_billing.universal_api.customers import BillingCustomer, collect_customers
 from usm_billing.universal_api.fields import RecordError, scalar_text
 from usm_billing.universal_api.messages import BillingMessage, parse_messages
-from usm_billing.universal_api.payload import Unreadable, decode_body, iter_items, iter_json_items
+from usm_billing.universal_api.payload import Unreadable, decode_body, iter_json_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -133,13 +133,19 @@ class UniversalApiHook(KeyedApiHook):
                 errors.append(_validation_error(kind, key, err))
         return rows, errors
 
-    def _named_items(self, method: str, kind: str) -> dict[str, NamedItem]:
-        """Groups or tags; a row that cannot be read is skipped with a warning (the
-        customers' memberships follow the catalogue, contract §4.2)."""
-        items, errors = self._rows(method, kind, _model_of(NamedItem, kind, skip_scalars=True))
+    def _catalogue(
+        self, method: str, kind: str, parse: Callable[[str, Any], Any]
+    ) -> dict[str, Any]:
+        """A catalogue the customers refer to by id (groups, tags, services, addresses):
+        a row that cannot be read is skipped with a warning naming it and its field, rows
+        that are no object are ignored (``parse`` gives ``None``), the others are used."""
+        items, errors = self._rows(method, kind, parse)
         for error in errors:
             log.warning("Skipped: %s", error)
         return {k: v for k, v in items.items() if v is not None}
+
+    def _named_items(self, method: str, kind: str) -> dict[str, NamedItem]:
+        return self._catalogue(method, kind, _model_of(NamedItem, kind, skip_scalars=True))
 
     def get_user_group_list(self) -> dict[str, NamedItem]:
         """Customer groups by billing id (both dialects; ``carbon5`` answers it in the
@@ -161,28 +167,20 @@ class UniversalApiHook(KeyedApiHook):
 
     def get_city_list(self) -> dict[str, BillingCity]:
         """Cities by billing city id."""
-        return {
-            key: BillingCity.model_validate({**raw, "id": key})
-            for key, raw in iter_items(self.fetch("get_city_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue(
+            "get_city_list", "city", _model_of(BillingCity, "city", skip_scalars=True)
+        )
 
     def get_street_list(self) -> dict[str, BillingStreet]:
         """Streets by billing street id."""
-        return {
-            key: BillingStreet.model_validate({**raw, "id": key})
-            for key, raw in iter_items(self.fetch("get_street_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue(
+            "get_street_list", "street", _model_of(BillingStreet, "street", skip_scalars=True)
+        )
 
     def get_house_list(self) -> dict[str, BillingHouse]:
         """Houses keyed by billing house id, the key customers' ``address[0].house_id``
         refers to (spec §3.11)."""
-        return {
-            key: BillingHouse.from_raw(key, raw)
-            for key, raw in iter_items(self.fetch("get_house_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue("get_house_list", "house", _house)
 
     def get_user_list(
         self, *, seal: Callable[[str], str] | None = None, keep_child_id: bool = False
@@ -200,18 +198,13 @@ class UniversalApiHook(KeyedApiHook):
     def get_services_list(self) -> dict[str, BillingService]:
         """The service catalogue by billing service id (§3.12)."""
         self._standart_only("get_services_list")
-        return {
-            key: BillingService(
-                id=key, name=scalar_text(raw.get("name")), cost=scalar_text(raw.get("cost")).strip()
-            )
-            for key, raw in iter_items(self.fetch("get_services_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue("get_services_list", "service", _service)
 
     def get_user_messages(self, *, timezone: str = "UTC") -> list[BillingMessage]:
         """Every message the billing holds, oldest first (§3.14; no "since" parameter)."""
         self._standart_only("get_user_messages")
-        return parse_messages(self.fetch("get_user_messages"), timezone=timezone)
+        # row by row: a row too deep to read is skipped like any row that is no object
+        return parse_messages(dict(self.fetch_items("get_user_messages")), timezone=timezone)
 
 
 def _model_of(
@@ -231,6 +224,26 @@ def _model_of(
         return model.model_validate({**raw, "id": key})
 
     return parse
+
+
+def _house(key: str, raw: Any) -> BillingHouse | None:
+    if isinstance(raw, Unreadable):
+        raise RecordError("house", key, raw.field, raw.reason)  # noqa: EM101
+    return BillingHouse.from_raw(key, raw) if isinstance(raw, dict) else None
+
+
+def _service(key: str, raw: Any) -> BillingService | None:
+    if isinstance(raw, Unreadable):
+        raise RecordError("service", key, raw.field, raw.reason)  # noqa: EM101
+    if not isinstance(raw, dict):
+        return None
+    field = "name"
+    try:
+        name = scalar_text(raw.get("name"))
+        field = "cost"
+        return BillingService(id=key, name=name, cost=scalar_text(raw.get("cost")).strip())
+    except ValueError as err:
+        raise RecordError("service", key, field, str(err)) from None  # noqa: EM101
 
 
 def _validation_error(kind: str, key: str, err: ValueError) -> RecordError:
