@@ -395,3 +395,10 @@ def test_bad_address_and_service_rows_are_skipped_long_messages_kept(hook, reque
         "service `3`: field `name`",
     ):
         assert skipped in caplog.text
+
+
+def test_an_oversized_password_is_never_shown_in_an_error():
+    """Passwords never appear in clear (README "Passwords"): no length error quotes one."""
+    row = {"login": "a", "password": "s3cret" * 4000}
+    customer = parse_customer("7", row, seal=lambda password: f"<{len(password)}>")
+    assert customer.password == "<24000>"

@@ -24,7 +24,6 @@ from usm_billing.universal_api.fields import (
     MAX_KEY_LENGTH,
     RecordError,
     customer_key,
-    scalar_text,
     shown,
     to_date,
     to_decimal,
@@ -180,7 +179,11 @@ def parse_customer(
         field = "mark"
         values["marks"] = parts.ids(raw.get("mark"))
         field = "password"
-        password = scalar_text(raw.get("password"))
+        # no length limit: its error message would show the start of the password
+        raw_password = raw.get("password")
+        password = (
+            "" if isinstance(raw_password, (dict, list)) else to_text(raw_password, limit=None)
+        )
         if seal is not None and password != "":
             values["password"] = seal(password)
         values["parent"] = customer_key(parent) if parent != "" else ""
