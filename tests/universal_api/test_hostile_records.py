@@ -240,6 +240,12 @@ GOOD_JSON = json.dumps(GOOD)
             id="0.3-integer-of-5000-digits-refused-per-record",
         ),
         pytest.param(
+            f'"1": {GOOD_JSON}, "2": {{"a": {"9" * 5000}, "b": {deep(5000)}}}, "3": {GOOD_JSON}',
+            "2",
+            "b",
+            id="1.2-long-integer-then-deep-nesting-in-one-row",
+        ),
+        pytest.param(
             f'"1": {GOOD_JSON}, "2": {{"login": "b", "x": "]]}}}}\\"[[", "y": {deep(3000)}}},'
             f' "3": {GOOD_JSON}',
             "2",

@@ -176,7 +176,7 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _ERROR_KEYS = frozenset({"ERROR", "error", "result", "errstr", "errno"})
 _BRACKET = re.compile(r'["\[\]{}]')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-STREAM_THRESHOLD = 1 << 20
+STREAM_THRESHOLD = 1 << 20  # the UserSide hook streams its views from this size on
 
 
 def _end_of_value(text: str, index: int) -> int:
@@ -208,7 +208,12 @@ def _decode_row(
     becomes :class:`Unreadable` (naming the top-level key that is too deep when
     ``name_field``); an integer too long for Python's ``int`` stays text."""
     try:
-        return decoder.raw_decode(text, index)
+        try:
+            return decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # Python's limit on the digits of an int
+            return _BOUNDED.raw_decode(text, index)
     except RecursionError:
         end = _end_of_value(text, index)
         field = "(row)"
@@ -219,10 +224,6 @@ def _decode_row(
                     field,
                 )
         return Unreadable(field, _DEEP), end
-    except json.JSONDecodeError:
-        raise
-    except ValueError:  # Python's limit on the digits of an int
-        return _BOUNDED.raw_decode(text, index)
 
 
 def _stream(text: str, *, name_fields: bool = False) -> Iterator[tuple[str, Any]]:
