@@ -244,6 +244,14 @@ class BillingConfig(BaseModel):
         ge=0,
         description="A run may always flag this many customers, whatever the share.",
     )
+    max_rejected_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Refuse a run, before any write, in which more than this share of the "
+        "billing's customer records are malformed (1 disables the guard); fewer are "
+        "skipped, reported, and fail the run after the others were written.",
+    )
 
     @field_validator("schedule")
     @classmethod

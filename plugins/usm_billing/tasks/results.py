@@ -31,10 +31,15 @@ class StartInfo:
 
 @dataclass(frozen=True)
 class Plausibility:
-    """The gate's figures (:func:`usm_billing.tasks.run.verify_extracts`)."""
+    """The gate's figures (:func:`usm_billing.tasks.run.verify_extracts`):
+    ``would_flag_not_in_billing`` includes the customers UserSide's ``row_limit`` drops
+    (``dropped_by_row_limit`` counts those of the billing, live in UserSide or not);
+    ``rejected``, the billing's customer records refused."""
 
     live_in_userside: int
     would_flag_not_in_billing: int
+    rejected: int = 0
+    dropped_by_row_limit: int = 0
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import pendulum
 
 from usm_billing.exceptions import ConfigError
-from usm_billing.sync.customers import require_plausible_count
-from usm_billing.sync.guards import check_not_in_billing
+from usm_billing.sync.customers import limit_rows, require_plausible_count
+from usm_billing.sync.guards import check_not_in_billing, check_rejected_share
 from usm_billing.sync.normalize import loose_equal
 from usm_billing.tasks.results import Plausibility, RunReport, StartInfo
-from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.universal_api.customers import BillingSnapshot, Rejection
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.userside.customers import UsView
 
 if TYPE_CHECKING:
@@ -57,16 +58,23 @@ def start(ctx: RunContext) -> StartInfo:
 
 
 def extract_billing(ctx: RunContext) -> BillingSnapshot:
-    """Everything the diffs need from the billing; aborts before any write when implausible."""
+    """Everything the diffs need from the billing; aborts before any write when implausible.
+    A customer whose state row was refused is refused too: its UserSide state would be a
+    guess (spec §3.5 passes unknown states through raw)."""
     billing, config = ctx.billing, ctx.config
     system = billing.get_system_information()
     tariffs, tariff_errors = billing.get_tariff_list()
-    states = billing.get_user_state_list()
+    states, state_errors = billing.get_user_state_list()
     box = ctx.passwords
     customers, customer_errors = billing.get_user_list(
         seal=box.seal if box is not None else None, keep_child_id=config.dont_change_child_id
     )
-    for error in [*tariff_errors, *customer_errors]:
+    bad_states = {e.record_id for e in state_errors}
+    for uid in [uid for uid, c in customers.items() if c.state_id in bad_states]:
+        state = customers.pop(uid).state_id
+        reason = f"its state `{state}` was refused in get_user_state_list"
+        customer_errors.append(RecordError("customer", uid, "state_id", reason))
+    for error in [*tariff_errors, *state_errors, *customer_errors]:
         log.warning("Skipped: %s", error)
     require_plausible_count(len(customers) + len(customer_errors), billing_label=ctx.label)
     log.info(
@@ -81,7 +89,9 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
         tariffs=tariffs,
         states=states,
         customers=customers,
-        rejected=tuple(sorted(e.record_id for e in customer_errors)),
+        rejections=tuple(
+            Rejection.of(e) for e in [*tariff_errors, *state_errors, *customer_errors]
+        ),
     )
 
 
@@ -105,24 +115,40 @@ def extract_userside(ctx: RunContext) -> UsView:
     return view
 
 
-def verify_extracts(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> Plausibility:
+def verify_extracts(
+    ctx: RunContext, start: StartInfo, billing: BillingSnapshot, userside: UsView
+) -> Plausibility:
     """The gate between reading and writing: refuse a run for a ``customer_id`` the
-    billing does not have (it would silently do nothing), and one that would flag too many
-    customers "not in billing" (:func:`usm_billing.sync.guards.check_not_in_billing`)."""
-    present = set(billing.customers) | set(billing.rejected)
+    billing does not have (it would silently do nothing), one in which too many of the
+    billing's customer records were refused
+    (:func:`usm_billing.sync.guards.check_rejected_share`), and one that would flag too many
+    customers "not in billing" (:func:`usm_billing.sync.guards.check_not_in_billing`),
+    counting those UserSide's licence cap ``row_limit`` leaves out: a cap that would flag a
+    mass of customers is refused like a mass disappearance."""
+    rejected = billing.rejected
     only = ctx.params.customer_id
-    if only is not None and only not in present:
+    if only is not None and only not in billing.customers and only not in rejected:
         msg = (
             f"param `customer_id`: `{only}` is not a customer of {ctx.label} "
-            f"({len(present)} customers); nothing was written"
+            f"({len(billing.customers) + len(rejected)} customers); nothing was written"
         )
         raise ConfigError(msg)
+    kept, dropped = limit_rows(billing.customers, start.settings.row_limit)
+    present = set(kept) | set(rejected)
     live = [uid for uid, row in userside.customers.items() if loose_equal(row.is_in_billing, 1)]
     counts = Plausibility(
         live_in_userside=len(live),
         would_flag_not_in_billing=sum(1 for uid in live if uid not in present),
+        rejected=len(rejected),
+        dropped_by_row_limit=len(dropped),
     )
     log.info("Plausibility: %s", counts)
+    check_rejected_share(
+        len(rejected),
+        len(billing.customers) + len(rejected),
+        max_share=ctx.config.max_rejected_share,
+        billing_label=ctx.label,
+    )
     if ctx.params.allow_mass_not_in_billing:
         log.warning("The not-in-billing guard is lifted for this run by the operator")
     else:
