@@ -201,7 +201,7 @@ class BillingConfig(BaseModel):
         "counts as timed out (the PHP module's curl waits 1200 s in total).",
     )
     max_reply_mib: PositiveInt = Field(
-        default=1024,
+        default=1024,  # the hooks' own default (transport.DEFAULT_MAX_BODY_BYTES)
         description="Largest reply body accepted from the billing or UserSide, in MiB, "
         "counted after decompression; a larger reply fails the request (a 100,000-customer "
         "billing list is ~91 MB, UserSide's view ~121 MB).",

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "KeyedApiHook", "Reply", "redact"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "KeyedApiHook", "Reply"]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 30  # 1 GiB: a 100,000-customer UserSide view is ~121 MB
 _CHUNK = 1 << 20  # bytes per read, after decompression (urllib3 bounds each read's output)
@@ -316,10 +316,8 @@ class KeyedApiHook(HttpHook):
         return reply
 
     def _read_body(self, response: requests.Response, what: str) -> bytes:
-        """The body, refused as soon as it (decompressed) exceeds :attr:`max_body_bytes`;
-        a 5xx body is not read at all (nobody quotes it)."""
-        if response.status_code >= 500 or response.status_code == 429:
-            return b""
+        """The body, refused as soon as it (decompressed) exceeds :attr:`max_body_bytes`.
+        Also a 5xx body is read, though nobody quotes it: the connection stays usable."""
         declared = response.headers.get("Content-Length", "")
         size = int(declared) if declared.isdigit() else 0  # known too large: not read
         chunks: list[bytes] = []
