@@ -200,6 +200,36 @@ def _connection(host: str, key: str) -> str:
     return json.dumps({"conn_type": "http", "host": host, "password": key})
 
 
+def _add_billing(
+    folder: Path,
+    env: dict[str, str],
+    number: int,
+    name: str,
+    billing_host: str,
+    userside_host: str,
+    **extra: Any,
+) -> None:
+    """The two connections of billing ``name`` (in ``env``) and its YAML file."""
+    env[f"AIRFLOW_CONN_{name.upper()}_BILLING"] = _connection(billing_host, BILLING_KEY)
+    env[f"AIRFLOW_CONN_{name.upper()}_USERSIDE"] = _connection(userside_host, USERSIDE_KEY)
+    config = {
+        "billing_id": number,
+        "billing_conn_id": f"{name}_billing",
+        "userside_conn_id": f"{name}_userside",
+        **extra,
+    }
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
+def _stop(servers: list[Any], us_servers: list[Any]) -> None:
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    for us_server, us_thread in us_servers:
+        stop_userside_server(us_server, us_thread)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, airflow_db: None) -> Runs:
     home = tmp_path_factory.mktemp("airflow_home")
@@ -246,14 +276,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, airflow_db: None) -> Runs:
         for number, name in enumerate(DAGS, start=1):
             billing_host = billing_urls.get(name, ok_url) + BILLING_PATH
             userside_host = userside_urls.get(name, us_url)
-            env[f"AIRFLOW_CONN_{name.upper()}_BILLING"] = _connection(billing_host, BILLING_KEY)
-            env[f"AIRFLOW_CONN_{name.upper()}_USERSIDE"] = _connection(userside_host, USERSIDE_KEY)
-            config = {
-                "billing_id": number,
-                "billing_conn_id": f"{name}_billing",
-                "userside_conn_id": f"{name}_userside",
-            }
-            (configs / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+            _add_billing(configs, env, number, name, billing_host, userside_host)
         process = subprocess.run(
             [sys.executable, "-m", "tests.integration.supervised"]
             + [f"usm_billing_{name}" for name in DAGS],
@@ -261,16 +284,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory, airflow_db: None) -> Runs:
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=600,
             check=False,
         )
     finally:
-        for server, thread in servers:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-        for us_server, us_thread in us_servers:
-            stop_userside_server(us_server, us_thread)
+        _stop(servers, us_servers)
     output = process.stdout + process.stderr
     assert process.returncode == 0, output[-5000:]
     results = {}
@@ -394,25 +412,12 @@ def echo_configs(tmp_path_factory: pytest.TempPathFactory) -> Any:
         us_servers.append(userside)
         billing_url = f"http://127.0.0.1:{billing[0].server_address[1]}{BILLING_PATH}"
         us_url = f"http://127.0.0.1:{userside[0].server_address[1]}"
-        env[f"AIRFLOW_CONN_{name.upper()}_BILLING"] = _connection(billing_url, BILLING_KEY)
-        env[f"AIRFLOW_CONN_{name.upper()}_USERSIDE"] = _connection(us_url, USERSIDE_KEY)
-        config = {
-            "billing_id": number,
-            "billing_conn_id": f"{name}_billing",
-            "userside_conn_id": f"{name}_userside",
-            "state_path": str(folder / "state"),
-        }
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        _add_billing(folder, env, number, name, billing_url, us_url, state_path=str(folder / "s"))
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
         yield folder
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    for us_server, us_thread in us_servers:
-        stop_userside_server(us_server, us_thread)
+    _stop(servers, us_servers)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 through the hooks, then UserSide's clock; ``python -m usm_billing check`` prints the
 report or one line on stderr.
 
-Nothing is written anywhere. Keys never appear: error texts come from the hooks, which
-never put the key in a message, and the base URL is printed without credentials or
-``key=``.
+Nothing is written anywhere. Keys never appear: error texts are redacted where they are
+built (also when a billing echoes the key), the report text once more as a whole, and the
+base URL is printed without credentials or ``key=``.
 """
 
 from __future__ import annotations
