@@ -165,3 +165,17 @@ def test_shipped_configs_are_valid():
     configs, errors = load_configs(REPO / "include" / "config" / "billings")
     assert errors == {}
     assert "demo" in configs
+
+
+def test_http_limits_reach_both_hooks(tmp_path):
+    """Issue 11: the deadline and the body cap are set per billing; 1 GiB by default."""
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.transport import DEFAULT_MAX_BODY_BYTES
+
+    path = tmp_path / "x.yaml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    assert load_config(path).request_options["max_body_bytes"] == DEFAULT_MAX_BODY_BYTES
+    path.write_text(MINIMAL + "max_reply_mib: 2\nrequest_timeout_seconds: 7\n", encoding="utf-8")
+    ctx = RunContext(load_config(path))
+    for hook in (ctx.billing, ctx.userside):
+        assert (hook.max_body_bytes, hook.timeout) == (2 << 20, 7)

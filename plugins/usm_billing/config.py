@@ -220,7 +220,14 @@ class BillingConfig(BaseModel):
         default=1200.0,
         gt=0,
         strict=True,
-        description="Connect and read timeout of every request (the PHP module waits 1200 s).",
+        description="Total time of one request, connect to last body byte, after which it "
+        "counts as timed out (the PHP module's curl waits 1200 s in total).",
+    )
+    max_reply_mib: PositiveInt = Field(
+        default=1024,  # the hooks' own default (transport.DEFAULT_MAX_BODY_BYTES)
+        description="Largest reply body accepted from the billing or UserSide, in MiB, "
+        "counted after decompression; a larger reply fails the request (a 100,000-customer "
+        "billing list is ~91 MB, UserSide's view ~121 MB).",
     )
     request_attempts: int = Field(
         default=3,
@@ -246,12 +253,23 @@ class BillingConfig(BaseModel):
     )
     max_rejected_share: float = Field(
         default=0.05,
+        strict=True,
         ge=0,
         le=1,
         description="Refuse a run, before any write, in which more than this share of the "
         "billing's customer records are malformed (1 disables the guard); fewer are "
         "skipped, reported, and fail the run after the others were written.",
     )
+
+    @property
+    def request_options(self) -> dict[str, float | int]:
+        """What both hooks take from the config: one request's deadline, its tries and its
+        largest body."""
+        return {
+            "timeout": self.request_timeout_seconds,
+            "attempts": self.request_attempts,
+            "max_body_bytes": self.max_reply_mib << 20,
+        }
 
     @field_validator("schedule")
     @classmethod

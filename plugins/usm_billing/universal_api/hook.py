@@ -36,6 +36,13 @@ __all__ = ["UniversalApiHook"]
 
 log = logging.getLogger(__name__)
 
+_STATUS_REASONS = {  # the usual cause of an HTTP error
+    400: "unknown request for this billing",
+    404: "unknown request for this billing",
+    401: "access denied (wrong API key, or this host is not allowed?)",
+    403: "access denied (wrong API key, or this host is not allowed?)",
+}
+
 
 class UniversalApiHook(KeyedApiHook):
     """One typed method per Universal API request the importer makes.
@@ -73,19 +80,16 @@ class UniversalApiHook(KeyedApiHook):
 
     def _body(self, method: str) -> bytes:
         """The body of one request; any HTTP error is fatal for the extract."""
-        response = self.send(
+        reply = self.send(
             "GET", self.base_url_of_connection(), what=method, params=self._params(method)
         )
-        if response.status_code != 200:
-            reason = {  # say what the usual cause is
-                400: "unknown request for this billing",
-                404: "unknown request for this billing",
-                401: "access denied (wrong API key, or this host is not allowed?)",
-                403: "access denied (wrong API key, or this host is not allowed?)",
-            }.get(response.status_code, "")
-            msg = self._label(f"{method}: HTTP {response.status_code} {reason}".rstrip())
+        if reply.status != 200:
+            reason = _STATUS_REASONS.get(reply.status, "")
+            if 300 <= reply.status < 400:
+                reason = "a redirect, which the importer does not follow: set the final URL"
+            msg = self._label(f"{method}: HTTP {reply.status} {reason}".rstrip())
             raise FatalApiError(msg)
-        return response.content
+        return reply.body
 
     def fetch(self, method: str) -> Any:
         """The decoded JSON of one request."""

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from usm_billing.exceptions import FatalApiError
+from usm_billing.exceptions import FatalApiError, excerpt
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -74,12 +74,12 @@ def decode_body(body: bytes, *, source: str) -> Any:
     if text in ("", "undefined", "null"):
         return {}
     if text.startswith("ERROR:"):
-        reason = text[6:].strip() or "unspecified"
+        reason = excerpt(text[6:].strip(), 80) or "unspecified"
         if "KEY" in reason.upper():
             return _raise(
                 source, f"the billing refused the API key ({reason}); check the connection password"
             )
-        return _raise(source, f"the billing answered an error ({reason[:80]})")
+        return _raise(source, f"the billing answered an error ({reason})")
     lowered = text[:200].lower()
     if lowered.startswith(("<!doctype", "<html", "<?xml", "<head", "<body")) or "<html" in lowered:
         return _raise(
@@ -99,9 +99,9 @@ def decode_body(body: bytes, *, source: str) -> Any:
         except json.JSONDecodeError:
             match = _AXBILLS_ERROR.search(text)
             if match:
-                reason = f"the billing answered an error ({match.group('text')[:120]})"
+                reason = f"the billing answered an error ({excerpt(match.group('text'), 120)})"
                 return _raise(source, reason)
-            short = text[:60].replace("\n", " ")
+            short = excerpt(text, 60).replace("\n", " ")
             return _raise(
                 source,
                 f"the reply is not JSON (starts with {short!r}; "
@@ -132,11 +132,13 @@ def _raise(source: str, reason: str) -> Any:
 def _raise_on_error_object(value: dict[str, Any], source: str) -> None:
     if set(value) <= {"ERROR", "error", "result", "errstr", "errno"}:
         if "ERROR" in value:
-            _raise(source, f"the billing answered an error ({str(value['ERROR'])[:120]})")
+            _raise(source, f"the billing answered an error ({excerpt(str(value['ERROR']), 120)})")
         if str(value.get("result", "")).lower() == "error" or (
             "error" in value and "result" not in value
         ):
-            _raise(source, f"the billing answered an error ({str(value.get('error'))[:120]})")
+            _raise(
+                source, f"the billing answered an error ({excerpt(str(value.get('error')), 120)})"
+            )
 
 
 def as_object(value: Any) -> dict[str, Any]:
