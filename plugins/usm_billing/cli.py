@@ -23,6 +23,7 @@ from usm_billing.config import load_config
 from usm_billing.exceptions import UsmBillingError
 from usm_billing.tasks.context import RunContext, RunParams
 from usm_billing.tasks.pipeline import run_in_process
+from usm_billing.tasks.run import release_lock
 
 __all__ = ["main", "run_sync"]
 
@@ -39,7 +40,8 @@ def run_sync(
     """The whole run, in-process: the steps of
     :data:`usm_billing.tasks.pipeline.PIPELINE`, the DAG's order and trigger rules
     (``finish`` is sent even when a step fails). The first failure is raised after the
-    report, as the cause.
+    report, as the cause. The run lock (:func:`usm_billing.tasks.run.start`) is released
+    however the run ends.
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
     interval, as a backfill run does; without it, every message not sent yet."""
@@ -53,7 +55,10 @@ def run_sync(
             message_interval=message_interval,
         ),
     )
-    report, error = run_in_process(ctx)
+    try:
+        report, error = run_in_process(ctx)
+    finally:  # Ctrl-C or a crash Python sees; a SIGKILL leaves it to the lock's stale rules
+        release_lock(ctx)
     if error is not None:
         raise error
     return report.as_dict()
