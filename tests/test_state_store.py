@@ -7,10 +7,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from types import SimpleNamespace
 
 import pytest
 
+from usm_billing import state_store
 from usm_billing.config import BillingConfig
 from usm_billing.dag import dag_run_id
 from usm_billing.exceptions import RunLockedError
@@ -86,7 +88,21 @@ def test_lock_of_a_dead_cli_process_of_this_host_is_stale(config) -> None:
         lock(config, alive).acquire()
 
 
-def test_unreadable_lock_is_taken_over(config, tmp_path) -> None:
+def test_lock_read_between_its_creation_and_its_content_is_no_stale_lock(config) -> None:
+    """The creator writes right after creating: a reader in between sees an empty file
+    (the race ``make chaos`` found: two CLI runs at once both imported)."""
+    first = lock(config, "a")
+    first.file.path.parent.mkdir(parents=True, exist_ok=True)
+    first.file.path.write_bytes(b"")
+    writer = threading.Timer(0.2, lambda: first.file.write(LockInfo("a", Clock()())))
+    writer.start()
+    with pytest.raises(RunLockedError, match=r"another run \(a, since"):
+        lock(config, "b").acquire()
+    writer.join()
+
+
+def test_unreadable_lock_is_taken_over(config, monkeypatch) -> None:
+    monkeypatch.setattr(state_store, "SETTLE_SECONDS", 0.1)
     first = lock(config, "a")
     first.acquire()
     first.file.path.write_text("not json")

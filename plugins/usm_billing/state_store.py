@@ -50,6 +50,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SETTLE_SECONDS = 2.0  # how long a run lock may read as unreadable before it is stale
 STATE_DIR = "usm_billing_state"
 FORMAT = 1
 
@@ -248,12 +249,18 @@ class RunLock:
         return f"RunLock({self.file.path}, holder={self.holder!r})"
 
     def current(self) -> LockInfo | None:
-        """The lock as stored; ``None`` when there is none or it cannot be read."""
-        try:
-            return self.file.read(LockInfo)
-        except ValueError as err:
-            log.warning("Run lock: %s", err)
-            return None
+        """The lock as stored; ``None`` when there is none or it stays unreadable for
+        :data:`SETTLE_SECONDS` (its creator writes it right after creating it: a reader
+        in between sees an empty file, which is no stale lock)."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            try:
+                return self.file.read(LockInfo)
+            except ValueError as err:
+                if time.monotonic() >= deadline:
+                    log.warning("Run lock: %s", err)
+                    return None
+            time.sleep(0.05)
 
     def _stale(self, lock: LockInfo | None) -> str | None:
         """Why ``lock`` may be taken over, or ``None`` while its run may still be going."""

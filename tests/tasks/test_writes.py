@@ -65,15 +65,19 @@ def test_refusals_are_no_outage_and_close_the_breaker() -> None:
     assert len(writes.failed) == 3 * BREAKER_FAILURES
 
 
-def test_lost_batch_is_resent_in_batches_refused_one_by_one() -> None:
+def test_lost_batch_is_resent_in_batches_a_refused_one_in_halves() -> None:
+    """Record 5 is always refused: halving finds it; the others are written."""
     writes, sent = Writes("customers", Hook(), dry_run=False), []
-    failures = {(1, 2, 3): RetriableApiError("no reply"), (4, 5, 6): FatalApiError("refused")}
+    lost = [RetriableApiError("no reply")]
 
     def send(batch) -> None:
         sent.append(tuple(batch))
-        error = failures.pop(tuple(batch), None)
-        if error is not None:
-            raise error
+        if tuple(batch) == (1, 2, 3) and lost:
+            raise lost.pop()
+        if 5 in batch:
+            msg = "refused"
+            raise FatalApiError(msg)
 
     writes.batched([[1, 2, 3], [4, 5, 6]], send, recover=lambda items: items, record=str, total=6)
-    assert sent == [(1, 2, 3), (4, 5, 6), (1, 2, 3), (4,), (5,), (6,)]
+    assert sent == [(1, 2, 3), (4, 5, 6), (4, 5), (6,), (4,), (5,), (1, 2, 3)]
+    assert [f.record for f in writes.failed] == ["5"]

@@ -143,11 +143,13 @@ class Writes:
         rounds: int = RESEND_ROUNDS,
     ) -> None:
         """Send every batch; the items of failed batches go to ``recover`` (re-read and
-        re-diff). What it returns of a refused batch is sent one item per request
-        (``send_one``, by default a batch of one), to find the record UserSide refuses;
-        of a batch left without a reply, in batches again (``rounds`` more times, then one
-        by one): an outage says nothing about the records, and one request per record
-        would multiply the requests exactly when UserSide struggles."""
+        re-diff), and what it returns is sent again. Of a refused batch, in halves (a
+        refused half is halved again), down to one item per request (``send_one``, by
+        default a batch of one): that finds the records UserSide refuses in a few
+        requests, not one per record. Of a batch left without a reply, in batches of the
+        same size (``rounds`` more times, then one by one): an outage says nothing about
+        the records, and one request per record would multiply the requests exactly when
+        UserSide struggles."""
         lost: list[K] = []
         refused: list[K] = []
         size = done = 0
@@ -166,22 +168,29 @@ class Writes:
             self.progress(done, total)
         if not lost and not refused:
             return
-        again = list(recover([*lost, *refused]))
-        single, rest = again, []
-        if rounds > 0:
-            alone = {record(item) for item in refused}
-            single = [item for item in again if record(item) in alone]
-            rest = [item for item in again if record(item) not in alone]
-        if rest:
-            self.batched(
-                list(chunks(rest, size)),
-                send,
-                recover=recover,
-                record=record,
-                total=len(rest),
-                send_one=send_one,
-                rounds=rounds - 1,
-            )
+        was_refused = {record(item) for item in refused}
+        single: list[K] = []
+        again: dict[bool, list[K]] = {True: [], False: []}
+        for item in recover([*lost, *refused]):
+            again[record(item) in was_refused].append(item)
+        for is_refused, items in again.items():
+            if is_refused and size > 2:  # halves of two or more records
+                chunk, left = -(-size // 2), rounds
+            elif not is_refused and rounds > 0:
+                chunk, left = size, rounds - 1
+            else:
+                single.extend(items)
+                continue
+            if items:
+                self.batched(
+                    list(chunks(items, chunk)),
+                    send,
+                    recover=recover,
+                    record=record,
+                    total=len(items),
+                    send_one=send_one,
+                    rounds=left,
+                )
         one: Callable[[K], object] = send_one or (lambda item: send([item]))
         for item in single:
             self.attempt(record(item), partial(one, item))
