@@ -57,8 +57,9 @@ def run_sync(
     )
     try:
         report, error = run_in_process(ctx)
-    finally:  # Ctrl-C or a crash Python sees; a SIGKILL leaves it to the lock's stale rules
-        release_lock(ctx)
+    except BaseException:  # Ctrl-C, SystemExit: `finish` did not run to release the lock
+        release_lock(ctx)  # (a SIGKILL leaves it to the lock's stale rules)
+        raise
     if error is not None:
         raise error
     return report.as_dict()
