@@ -9,8 +9,15 @@ applied in part and then refused without ``Count`` or its reply lost; see
 and the next schedule would, until a run completes and writes nothing. Then the two
 UserSides must hold the same customers and tariffs, with no duplicate anywhere.
 
+Then the concurrent-run phase (:func:`run_concurrent`): runs of one billing into one
+UserSide that overlap (two CLI runs, the CLI beside a DAG run, a retry of one DAG run, the
+lock of a killed run, a lock past its timeout) must import once, refuse the other run
+before it writes, and end with the reference state; and the storm figure
+(:func:`request_ratio`): one run at a 30 % fault rate against a clean one, in requests
+UserSide received.
+
 ``python scripts/chaos.py [--seeds 1 2 3] [--customers N] [--rate R] [--profiles strict]``
-prints a table (one row per profile and seed) and writes ``.chaos/results.json``;
+prints the tables (one row per profile and seed) and writes ``.chaos/results.json``;
 ``docs/reliability.md`` records the figures of a real run.
 """
 
@@ -22,6 +29,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -235,6 +243,211 @@ def run_chaos(
     )
 
 
+@dataclass
+class Attack:
+    """One overlap of runs: what was tried, what each run ended with, whether it held."""
+
+    name: str
+    outcomes: list[str]
+    held: bool
+
+
+@dataclass
+class ConcurrencyResult:
+    profile: str
+    seed: int
+    customers: int
+    attacks: list[Attack]
+    mismatches: int = 0
+    duplicates: int = 0
+    quiet_writes: int = 0
+
+    @property
+    def held(self) -> bool:
+        """Every attack held, the data equals the reference, nothing doubled, and the next
+        run writes nothing."""
+        return (
+            all(a.held for a in self.attacks)
+            and not self.mismatches
+            and not self.duplicates
+            and not self.quiet_writes
+        )
+
+
+def _outcome(run: Any) -> str:
+    """``imported``, ``locked`` (refused by the run lock) or the error's class name."""
+    from usm_billing.exceptions import RunLockedError
+
+    try:
+        run()
+    except RunLockedError:
+        return "locked"
+    except Exception as err:  # an attack must not crash the experiment
+        return type(err).__name__
+    return "imported"
+
+
+def _at_once(*runs: Any) -> list[str]:
+    """Start ``runs`` in threads at the same moment; their outcomes, in order."""
+    barrier = threading.Barrier(len(runs))
+    outcomes = [""] * len(runs)
+
+    def go(index: int) -> None:
+        barrier.wait()
+        outcomes[index] = _outcome(runs[index])
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(runs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def _dag_run(config: Path, run_id: str, steps: tuple[str, ...] | None = None) -> Any:
+    """A DAG run's steps in this process, named as Airflow names them (``dag:…``);
+    ``steps``: only those (e.g. a retry of ``start``)."""
+    from usm_billing.config import load_config
+    from usm_billing.tasks import pipeline
+    from usm_billing.tasks.context import RunContext, RunParams
+
+    def run() -> None:
+        ctx = RunContext(load_config(config), RunParams(run_id=f"dag:usm_billing_chaos:{run_id}"))
+        if steps is not None:
+            for name in steps:
+                pipeline.step(name).run(ctx)
+            return
+        _report, error = pipeline.run_in_process(ctx)
+        if error is not None:
+            raise error
+
+    return run
+
+
+def _plant_lock(config: Path, holder: str, age: float) -> None:
+    """A lock as a dead run leaves it: ``holder`` took it ``age`` seconds ago."""
+    from usm_billing.config import load_config
+    from usm_billing.state_store import LockInfo, RunLock
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.tasks.run import run_lock
+
+    ctx = RunContext(load_config(config))
+    lock: RunLock = run_lock(ctx)
+    lock.file.write(LockInfo(holder, time.time() - age))
+
+
+def _dead_cli_holder() -> str:
+    """The run id of a CLI process of this host that has exited."""
+    import socket
+    import subprocess
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return f"cli:{socket.gethostname()}:{child.stdout.strip()}:dead"
+
+
+def run_concurrent(
+    seed: int, *, customers: int = 40, profile: str = "lenient"
+) -> ConcurrencyResult:
+    """The concurrent-run phase: overlapping runs of one billing into one UserSide."""
+    from usm_billing.cli import run_sync
+
+    dataset = generate(customers, seed=seed)
+    result = ConcurrencyResult(profile, seed, customers, [])
+    with tempfile.TemporaryDirectory() as tmp:
+        reference_dir, work_dir = Path(tmp, "reference"), Path(tmp, "concurrent")
+        reference_dir.mkdir()
+        work_dir.mkdir()
+        with _stack(dataset, None, reference_dir, profile) as (config, userside):
+            run_sync(config)
+            reference = comparable(userside)
+        with _stack(dataset, None, work_dir, profile) as (config, userside):
+
+            def cli() -> None:
+                run_sync(config)
+
+            def attack(name: str, outcomes: list[str], expected: list[str]) -> None:
+                result.attacks.append(Attack(name, outcomes, outcomes == expected))
+
+            both = ["imported", "locked"]  # in either order
+            attack("two CLI runs at once (first import)", sorted(_at_once(cli, cli)), both)
+            beside = _at_once(cli, _dag_run(config, "manual__1"))
+            attack("CLI beside a DAG run", sorted(beside), both)
+            holding = _dag_run(config, "manual__2", ("start",))
+            outcomes = [_outcome(holding), _outcome(holding), _outcome(cli)]
+            outcomes.append(_outcome(_dag_run(config, "manual__2", ("finish",))))
+            outcomes.append(_outcome(cli))
+            attack(
+                "retry of one DAG run's start, a CLI run meanwhile, then finish",
+                outcomes,
+                ["imported", "imported", "locked", "imported", "imported"],
+            )
+            _plant_lock(config, _dead_cli_holder(), age=5)
+            attack("lock left by a killed CLI run of this host", [_outcome(cli)], ["imported"])
+            _plant_lock(config, "dag:usm_billing_chaos:lost_run", age=4 * 3600)
+            attack("lock older than run_lock_timeout_seconds", [_outcome(cli)], ["imported"])
+            _plant_lock(config, "dag:usm_billing_chaos:live_run", age=60)
+            attack("lock of a live run of another DAG", [_outcome(cli)], ["locked"])
+            _plant_lock(config, "dag:usm_billing_chaos:live_run", age=4 * 3600)
+            before = userside.stats()["writes"]
+            run_sync(config)
+            result.quiet_writes = userside.stats()["writes"] - before
+            final = comparable(userside)
+            result.duplicates = _duplicates(userside)
+    result.mismatches = sum(
+        1
+        for section in reference
+        for key in reference[section].keys() | final[section].keys()
+        if not same(reference[section].get(key), final[section].get(key))
+    )
+    return result
+
+
+@dataclass
+class StormResult:
+    profile: str
+    seed: int
+    customers: int
+    rate: float
+    clean_requests: int
+    faulty_requests: int
+    completed: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.faulty_requests / max(1, self.clean_requests)
+
+
+def request_ratio(
+    seed: int, *, customers: int = 40, rate: float = 0.3, profile: str = "lenient"
+) -> StormResult:
+    """Requests UserSide received for one run at ``rate`` faults, and for a clean run."""
+    from usm_billing.cli import run_sync
+    from usm_billing.exceptions import UsmBillingError
+
+    dataset = generate(customers, seed=seed)
+    counts = []
+    completed = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, faults in (
+            ("clean", None),
+            ("faulty", Faults(rate=rate, seed=seed, timeout_s=0.6)),
+        ):
+            workdir = Path(tmp, name)
+            workdir.mkdir()
+            with _stack(dataset, faults, workdir, profile) as (config, userside):
+                try:
+                    run_sync(config)
+                except UsmBillingError:
+                    completed = name == "clean"
+                counts.append(userside.stats()["requests"])
+    return StormResult(profile, seed, customers, rate, counts[0], counts[1], completed)
+
+
 def table(results: list[ChaosResult]) -> str:
     """The results as the text table ``main`` prints (one row per profile and seed)."""
     kinds = "/".join(FAULT_KINDS)
@@ -257,6 +470,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--rate", type=float, default=0.1)
     parser.add_argument(
+        "--storm-rate", type=float, default=0.3, help="fault rate of the request-count run"
+    )
+    parser.add_argument(
         "--profiles",
         nargs="+",
         choices=PROFILES,
@@ -271,9 +487,35 @@ def main() -> int:
         for p in args.profiles
         for s in args.seeds
     ]
+    concurrent = [
+        run_concurrent(s, customers=args.customers, profile=p)
+        for p in args.profiles
+        for s in args.seeds
+    ]
+    storms = [
+        request_ratio(s, customers=args.customers, rate=args.storm_rate, profile=p)
+        for p in args.profiles
+        for s in args.seeds
+    ]
     seconds = round(time.monotonic() - started, 1)
     print(f"fault rate {args.rate:.0%}, {args.customers} customers per seed, {seconds} s\n")
     print(table(results))
+    print("\nconcurrent runs (attacks held / tried, mismatches, duplicates, next-run writes):")
+    for c in concurrent:
+        held = sum(a.held for a in c.attacks)
+        print(
+            f"{c.profile:<8}  {c.seed:>4}  {held}/{len(c.attacks)}  {c.mismatches}  "
+            f"{c.duplicates}  {c.quiet_writes}"
+        )
+        for a in c.attacks:
+            print(f"    {'held' if a.held else 'BROKEN'}: {a.name}: {', '.join(a.outcomes)}")
+    print(f"\none run at {args.storm_rate:.0%} faults vs a clean run, UserSide requests:")
+    for r in storms:
+        print(
+            f"{r.profile:<8}  {r.seed:>4}  {r.clean_requests} -> {r.faulty_requests} "
+            f"({r.ratio:.2f}x){'' if r.ratio <= 2 else ', over 2x'}"
+            f"{'' if r.completed else ', run failed'}"
+        )
     by_kind = {k: sum(r.faults_injected.get(k, 0) for r in results) for k in FAULT_KINDS}
     total = {
         "faults_injected": sum(by_kind.values()),
@@ -282,6 +524,10 @@ def main() -> int:
         "final_state_mismatches": sum(r.mismatches for r in results),
         "duplicates": sum(r.duplicates for r in results),
         "all_converged": all(r.converged for r in results),
+        "attacks_tried": sum(len(c.attacks) for c in concurrent),
+        "attacks_held": sum(a.held for c in concurrent for a in c.attacks),
+        "concurrent_mismatches": sum(c.mismatches + c.duplicates for c in concurrent),
+        "max_request_ratio": round(max((r.ratio for r in storms), default=0.0), 2),
         "seconds": seconds,
     }
     print(f"\ntotal: {total}")
@@ -295,13 +541,24 @@ def main() -> int:
     }
     (out / "results.json").write_text(
         json.dumps(
-            {"settings": settings, "runs": [asdict(r) for r in results], "total": total},
+            {
+                "settings": settings,
+                "runs": [asdict(r) for r in results],
+                "concurrent": [asdict(c) for c in concurrent],
+                "storm": [asdict(r) for r in storms],
+                "total": total,
+            },
             indent=2,
         )
         + "\n",
         encoding="utf-8",
     )
-    ok = total["all_converged"] and not total["final_state_mismatches"] and not total["duplicates"]
+    ok = (
+        total["all_converged"]
+        and not total["final_state_mismatches"]
+        and not total["duplicates"]
+        and all(c.held for c in concurrent)
+    )
     return 0 if ok else 1
 
 

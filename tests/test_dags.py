@@ -63,7 +63,8 @@ def test_task_graph_matches_the_design(repo_dags):
     assert upstream["extract_userside"] == {"start"}
     assert upstream["diff_tariffs"] == {"extract_billing", "extract_userside"}
     # addresses first, so customers get their UserSide house ids in the same run
-    assert upstream["diff_addresses"] == {"start", "extract_billing"}
+    # the view checks the house cache (houses UserSide no longer has are asked again)
+    assert upstream["diff_addresses"] == {"start", "extract_billing", "extract_userside"}
     # the gate counts the customers UserSide's row_limit (from start) leaves out
     assert upstream["verify_extracts"] == {"start", "extract_billing", "extract_userside"}
     assert upstream["load_addresses"] == {"diff_addresses", "verify_extracts"}
@@ -155,15 +156,22 @@ def test_broken_config_is_a_failing_placeholder_and_others_still_load(
     assert ti.state == "failed"
 
 
+RUN_ID = "dag:usm_billing_demo:manual__1"  # the run lock's holder: one id per DAG run
+
+
 @pytest.mark.parametrize(
     ("conf", "expected"),
     [
-        pytest.param({}, RunParams(), id="empty-form"),
-        pytest.param({"customer_id": None, "dry_run": False}, RunParams(), id="form-defaults"),
-        pytest.param({"customer_id": ""}, RunParams(), id="empty-customer-id"),
+        pytest.param({}, RunParams(run_id=RUN_ID), id="empty-form"),
+        pytest.param(
+            {"customer_id": None, "dry_run": False},
+            RunParams(run_id=RUN_ID),
+            id="form-defaults",
+        ),
+        pytest.param({"customer_id": ""}, RunParams(run_id=RUN_ID), id="empty-customer-id"),
         pytest.param(
             {"customer_id": "42", "dry_run": True},
-            RunParams(customer_id="42", dry_run=True),
+            RunParams(customer_id="42", dry_run=True, run_id=RUN_ID),
             id="one-customer-dry-run",
         ),
     ],
@@ -171,7 +179,8 @@ def test_broken_config_is_a_failing_placeholder_and_others_still_load(
 def test_run_params_from_the_form(conf, expected):
     """Issue 13 §2 (the REST API run: tests/integration/test_real_airflow_config.py)."""
     params = {**{name: p.value for name, p in dag_params().items()}, **conf}
-    assert run_params({"dag_run": SimpleNamespace(conf=conf), "params": params}) == expected
+    dag_run = SimpleNamespace(conf=conf, dag_id="usm_billing_demo", run_id="manual__1")
+    assert run_params({"dag_run": dag_run, "params": params}) == expected
 
 
 @pytest.mark.parametrize("conf", [{"dryrun": True}, {"dry_run": True, "customerid": "1"}])

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from usm_billing.config import BillingConfig
-from usm_billing.house_cache import HouseCache, state_root
+from usm_billing.house_cache import HouseCache, drop_vanished, state_root
 
 
 def config(**settings) -> BillingConfig:
@@ -62,3 +62,26 @@ def test_malformed_entries_are_dropped(tmp_path) -> None:
         encoding="utf-8",
     )
     assert HouseCache(config(state_path=str(tmp_path))).load() == {"1": ("a", 5)}
+
+
+def test_vanished_houses_are_dropped_and_the_list_read_only_when_needed() -> None:
+    """Issue 11 item 2: the view's house ids cost nothing; the house list is read only
+    for cached ids no customer points at; entries without a house (0) stay."""
+    cache = {"1": ("a", 5), "2": ("b", 6), "3": ("c", 7), "4": ("d", 0)}
+    reads: list[str] = []
+
+    def house_list() -> set[int]:
+        reads.append("get_house_list")
+        return {5, 6}
+
+    assert drop_vanished(cache, {5, 6, 7}, house_list) == cache
+    assert reads == []
+    assert drop_vanished(cache, {5}, house_list) == {"1": ("a", 5), "2": ("b", 6), "4": ("d", 0)}
+    assert reads == ["get_house_list"]
+
+
+def test_cache_of_another_userside_is_asked_again(tmp_path) -> None:
+    settings = config(state_path=str(tmp_path))
+    HouseCache(settings, userside="http://old.example/api.php").save({"1": ("a", 5)})
+    assert HouseCache(settings, userside="http://old.example/api.php").load() == {"1": ("a", 5)}
+    assert HouseCache(settings, userside="http://new.example/api.php").load() == {}

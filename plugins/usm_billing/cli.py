@@ -27,6 +27,7 @@ from usm_billing.php_config import parse_php_config
 from usm_billing.php_migration import migrate
 from usm_billing.tasks.context import RunContext, RunParams
 from usm_billing.tasks.pipeline import run_in_process
+from usm_billing.tasks.run import release_lock
 
 __all__ = ["import_php_config", "main", "run_sync"]
 
@@ -43,7 +44,8 @@ def run_sync(
     """The whole run, in-process: the steps of
     :data:`usm_billing.tasks.pipeline.PIPELINE`, the DAG's order and trigger rules
     (``finish`` is sent even when a step fails). The first failure is raised after the
-    report, as the cause.
+    report, as the cause. The run lock (:func:`usm_billing.tasks.run.start`) is released
+    however the run ends.
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
     interval, as a backfill run does; without it, every message not sent yet."""
@@ -57,7 +59,11 @@ def run_sync(
             message_interval=message_interval,
         ),
     )
-    report, error = run_in_process(ctx)
+    try:
+        report, error = run_in_process(ctx)
+    except BaseException:  # Ctrl-C, SystemExit: `finish` did not run to release the lock
+        release_lock(ctx)  # (a SIGKILL leaves it to the lock's stale rules)
+        raise
     if error is not None:
         raise error
     return report.as_dict()

@@ -205,8 +205,8 @@ class BillingConfig(BaseModel):
         default="",
         description="Where the importer keeps state between runs: an object-storage URL "
         "(`s3://bucket/prefix`, `file:///path`) or a local folder: the house cache of the "
-        "address import (`<state_path>/<billing_id>/houses.json`) and the billing messages "
-        "already sent (`messages.json`). Empty: "
+        "address import (`<state_path>/<billing_id>/houses.json`), the billing messages "
+        "already sent (`messages.json`) and the run lock (`run-<digest>.lock`). Empty: "
         "`$AIRFLOW_HOME/usm_billing_state` (no PHP counterpart).",
     )
     without_log: bool = Field(
@@ -259,6 +259,14 @@ class BillingConfig(BaseModel):
         description="Refuse a run, before any write, in which more than this share of the "
         "billing's customer records are malformed (1 disables the guard); fewer are "
         "skipped, reported, and fail the run after the others were written.",
+    )
+    run_lock_timeout_seconds: float = Field(
+        default=10800.0,
+        gt=0,
+        strict=True,
+        description="A run lock of this billing and UserSide older than this is stale and "
+        "taken over (the lock keeps two runs, e.g. the CLI beside the DAG, from interleaving); "
+        "longer than the longest run (the DAG's timeout is 2 h).",
     )
 
     @property

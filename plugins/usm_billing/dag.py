@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
     from usm_billing.tasks.pipeline import Step
 
-__all__ = ["DEFAULT_ARGS", "PARAM_NAMES", "build_config_error_dag", "build_dag", "dag_params"]
+__all__ = [
+    "DEFAULT_ARGS",
+    "PARAM_NAMES",
+    "build_config_error_dag",
+    "build_dag",
+    "dag_params",
+    "dag_run_id",
+]
 
 # A wrong key, an unparsable reply or an implausible extract will not heal by waiting:
 # those fail at once; outages (connect errors, timeouts, 5xx) are retried with backoff.
@@ -50,6 +57,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
                 "usm_billing.exceptions.ConfigError",
                 "usm_billing.exceptions.LoadError",
                 "usm_billing.exceptions.StateError",
+                "usm_billing.exceptions.RunLockedError",
             ],
             action=RetryAction.FAIL,
             reason="not transient: a retry would fail the same way",
@@ -124,7 +132,17 @@ def run_params(context: Mapping[str, Any]) -> RunParams:
         full_resync=bool(params.get("full_resync")),
         allow_mass_not_in_billing=bool(params.get("allow_mass_not_in_billing")),
         message_interval=message_interval(context),
+        run_id=dag_run_id(context),
     )
+
+
+def dag_run_id(context: Mapping[str, Any]) -> str:
+    """``dag:<dag_id>:<run_id>``: the same for every task, retry and re-run of one DAG run
+    (the run lock lets it re-enter), different for any other run."""
+    dag_run = context.get("dag_run")
+    dag_id = getattr(dag_run, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
+    run_id = context.get("run_id") or getattr(dag_run, "run_id", "?")
+    return f"dag:{dag_id}:{run_id}"
 
 
 def message_interval(context: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -6,10 +6,12 @@
     ├── ConfigError                 a billing YAML is invalid (names file and field)
     ├── ApiError                    a request to the billing or to UserSide failed
     │   ├── RetriableApiError       connect/timeout, HTTP 5xx or 429: retry with backoff
+    │   │   └── OutageError         many writes in a row unanswered: the load stopped
     │   └── FatalApiError           4xx, wrong key, ``Result: ERROR``, unparsable reply
     ├── ImplausibleExtractError     an extract that must not be acted upon (fewer than
     │                               2 customers, a vanished catalogue, no ``date``)
     ├── StateError                  a state file between runs is unusable (messages sent)
+    ├── RunLockedError              another run of this billing into this UserSide is on
     └── LoadError                   some writes failed; the others were applied
 
 Messages name the system, the request (``cat``/``action`` or ``request``) and the
@@ -34,7 +36,9 @@ __all__ = [
     "FatalApiError",
     "ImplausibleExtractError",
     "LoadError",
+    "OutageError",
     "RetriableApiError",
+    "RunLockedError",
     "StateError",
     "UsmBillingError",
     "excerpt",
@@ -123,6 +127,11 @@ class RetriableApiError(ApiError):
     """A transient failure: the same request may succeed later."""
 
 
+class OutageError(RetriableApiError):
+    """UserSide left many write requests in a row unanswered: the load stopped (the
+    circuit breaker of :mod:`usm_billing.tasks.writes`); a later try may succeed."""
+
+
 class FatalApiError(ApiError):
     """A failure that a retry will not fix (wrong key, unknown request, bad reply)."""
 
@@ -133,6 +142,10 @@ class ImplausibleExtractError(UsmBillingError):
 
 class StateError(UsmBillingError):
     """A state file kept between runs cannot be used; an operator must fix or delete it."""
+
+
+class RunLockedError(UsmBillingError):
+    """Another run of the same billing into the same UserSide holds the run lock."""
 
 
 class LoadError(UsmBillingError):

@@ -15,7 +15,7 @@ from scripts.chaos import run_chaos
 # profiles: a drawn ``partial`` lands on a batch write only (elsewhere it is an error), and
 # 40 customers send few of them. The draw follows the importer's request sequence, so a
 # change of what the importer sends can move it; the assertion below says so when it does.
-@pytest.mark.parametrize("seed", [1, 11])
+@pytest.mark.parametrize("seed", [11, 20])
 def test_chaos_converges_to_the_fault_free_state(seed, profile):
     result = run_chaos(seed, customers=40, rate=0.1, profile=profile)
     assert sum(result.faults_injected.values()) > 0, "no fault was injected"

@@ -1125,3 +1125,16 @@ def test_second_diff_of_a_whole_change_set_is_empty() -> None:
         current = applied.get(edit.billing_uid) or replace(new_customer_view("9"), us_id=90)
         applied[edit.billing_uid] = store(current, edit.fields)
     assert diff_customers(billing_rows, applied, rules) == CustomerChanges()
+
+
+def test_placeholder_row_is_filled_as_a_new_customer() -> None:
+    """Issue 11 item 11: a row ``group_add`` created but no ``group_edit`` reached (the run
+    was killed in between) gets exactly the fields a fault-free run sends a new customer,
+    whatever UserSide's defaults compare equal to (its ``flag_corporate`` 0 is no "0")."""
+    customer = billing(full_name="Ivanov", flag_corporate=0, balance="5")
+    defaults = view(full_name=NEW_CUSTOMER_NAME, flag_corporate=0, balance=0, discount=0)
+    fresh = diff_customers({UID: customer}, {}, RULES).edits[0].fields
+    recovered = diff_customers({UID: customer}, {UID: defaults}, RULES).edits[0]
+    assert recovered.fields == fresh
+    assert recovered.fields["flag_corporate"] == "0"
+    assert recovered.us_id == US_ID

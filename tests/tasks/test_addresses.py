@@ -21,11 +21,14 @@ from usm_billing.tasks import addresses, run
 from usm_billing.tasks.results import StartInfo
 from usm_billing.universal_api.catalogues import SystemInformation
 from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.userside.customers import UsView
 from usm_billing.userside.models import UsSettings
 
 
 class FakeUserSide:
     """Records calls; ``fail`` names the calls (or ``call:argument``) that raise."""
+
+    identity = "http://userside.test/api.php"
 
     def __init__(self, *, fail: set[str] | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -202,7 +205,7 @@ def test_diff_addresses_reads_nothing_when_userside_disables_addresses(make_ctx)
     snapshot = BillingSnapshot(
         system=SystemInformation(date="2026-11-25 10:00:00"), tariffs={}, states={}, customers={}
     )
-    assert addresses.diff(make_ctx(), start, snapshot) == AddressChanges()
+    assert addresses.diff(make_ctx(), start, snapshot, UsView({}, {})) == AddressChanges()
 
 
 def test_report_leaves_the_house_map_out(make_ctx) -> None:

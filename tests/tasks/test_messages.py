@@ -34,6 +34,8 @@ class FakeUserSide:
     """Records ``msg_add``; ``fail`` / ``retriable`` name the ``msg_add:<id>`` that are
     refused / get no reply."""
 
+    identity = "http://userside.test/api.php"
+
     def __init__(self, *, fail: set[str] = frozenset(), retriable: set[str] = frozenset()):
         self.calls: list[tuple[str, Any]] = []
         self.fail, self.retriable = fail, retriable
@@ -80,7 +82,7 @@ def view(**us_ids: int) -> UsView:
 )
 def test_message_diff(make_ctx, settings, interval, expected):
     billing = FakeBilling(billing_messages("1", "2", "3"))
-    ctx = make_ctx(None, billing, billing_id=4, message_interval=interval, **settings)
+    ctx = make_ctx(FakeUserSide(), billing, billing_id=4, message_interval=interval, **settings)
     changes = messages.diff(ctx, view(a=70), None)
     assert [add.billing_msg_id for add in changes.adds] == expected
     if not settings.get("import_message") or settings.get("billing_name") == "carbon5":
@@ -91,7 +93,7 @@ def test_message_diff_uses_customers_created_this_run_and_counts_unknown(make_ct
     billing = FakeBilling(
         billing_messages("1", customer="new") + billing_messages("2", customer="x")
     )
-    ctx = make_ctx(None, billing, billing_id=4, import_message=True)
+    ctx = make_ctx(FakeUserSide(), billing, billing_id=4, import_message=True)
     customers = CustomerResult(load=LoadResult("customers", {}, False), customer_ids={"new": 501})
     changes = messages.diff(ctx, view(a=70), customers)
     assert changes.adds == (MessageAdd("1", 501, 1_001, "S<br>t"),)
@@ -165,3 +167,56 @@ def test_message_state_lives_next_to_the_house_cache(make_ctx, tmp_path):
         '{"billing_id":4,"format":1,"sent":["10","2"]}'
     )
     assert store.load() == MessageState({"2", "10"})
+
+
+class Killed(BaseException):
+    """The worker died: nothing after this point of the task ran (not even ``finally``)."""
+
+
+def test_kill_between_send_and_record_sends_that_message_again(make_ctx, monkeypatch):
+    """At-least-once (docs/reliability.md): message 2 reached UserSide, the worker died
+    before it was recorded; the next run sends it again, and no message is ever skipped."""
+    userside = FakeUserSide()
+    sent = userside.customer_msg_add
+
+    def applied_then_killed(customer_id, text, *, billing_msg_id, billing_msg_date):
+        sent(customer_id, text, billing_msg_id=billing_msg_id, billing_msg_date=billing_msg_date)
+        if billing_msg_id == "2":
+            raise Killed
+
+    userside.customer_msg_add = applied_then_killed
+    monkeypatch.setattr(MessageStore, "save", lambda self, state: None)  # SIGKILL: no finally
+    ctx = make_ctx(userside, billing_id=4, import_message=True)
+    with pytest.raises(Killed):
+        messages.load(ctx, adds("1", "2", "3"))
+    assert userside.calls == [("msg_add", "1"), ("msg_add", "2")]
+    monkeypatch.undo()
+    rerun = FakeUserSide()
+    messages.load(make_ctx(rerun, billing_id=4, import_message=True), adds("1", "2", "3"))
+    assert rerun.calls == [("msg_add", "1"), ("msg_add", "2"), ("msg_add", "3")]
+    assert MessageStore(ctx.config).load().sent == {"1", "2", "3"}
+
+
+def test_message_state_of_another_userside_is_refused(make_ctx):
+    config = make_ctx(billing_id=4).config
+    MessageStore(config, userside="http://old.example/api.php").save(MessageState({"1"}))
+    with pytest.raises(StateError) as caught:
+        MessageStore(config, userside="http://new.example/api.php").load()
+    text = str(caught.value)
+    assert "belongs to UserSide http://old.example/api.php" in text
+    assert "UserSide http://new.example/api.php" in text
+    assert "state_path" in text
+
+
+def test_message_state_without_an_owner_is_adopted(make_ctx, tmp_path):
+    config = make_ctx(billing_id=4).config
+    (tmp_path / "4").mkdir()
+    (tmp_path / "4" / "messages.json").write_text(
+        '{"billing_id":4,"format":1,"sent":["1"]}', encoding="utf-8"
+    )
+    store = MessageStore(config, userside="http://us.example/api.php")
+    assert store.load() == MessageState({"1"})
+    store.save(MessageState({"1", "2"}))
+    assert '"userside":"http://us.example/api.php"' in (tmp_path / "4" / "messages.json").read_text(
+        encoding="utf-8"
+    )

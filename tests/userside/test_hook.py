@@ -168,3 +168,25 @@ def test_get_settings_reads_either_casing_and_defaults_missing_keys(hook, reques
     assert settings.is_update_traffic == 1
     assert settings.is_update_address == 0
     assert hook.writes_sent == 0  # lifecycle calls are not data writes
+
+
+@pytest.mark.parametrize(
+    ("host", "identity"),
+    [
+        pytest.param("http://userside.test", API, id="state-identity-host"),
+        pytest.param(
+            "HTTPS://US.Example:8443/erp/",
+            "https://us.example:8443/erp/api.php",
+            id="state-identity-case-port",
+        ),
+        pytest.param(
+            "https://admin:pw@us.example/api.php?key=secret#x",
+            "https://us.example/api.php",
+            id="state-identity-no-secrets",
+        ),
+    ],
+)
+def test_identity_is_the_api_url_without_secrets(monkeypatch, host, identity):
+    """What the state files and the run lock are owned by: no request, no key."""
+    monkeypatch.setenv("AIRFLOW_CONN_US_ID", json.dumps({"conn_type": "http", "host": host}))
+    assert UserSideHook("us_id").identity == identity

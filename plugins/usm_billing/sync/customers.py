@@ -3,6 +3,11 @@ contract §5.2).
 
 A customer missing from UserSide is created *and* given its data in the same run: its
 fields are diffed against the row ``group_add`` creates (placeholder name, nothing else).
+A row that still carries the placeholder name was created by a run that stopped before
+its first ``group_edit`` reached it (killed, or the write lost): it is diffed the same way,
+so it ends with exactly the values, and value types, a fault-free run stores, instead of
+what UserSide's defaults for a new customer happen to compare equal to (a stored ``0``
+where a clean run writes ``"0"``).
 Customers gone from the billing are flagged ``is_in_billing=0``; records the billing
 sent but that could not be parsed are left alone, never flagged. The rule of each field
 is :mod:`usm_billing.sync.customer_fields`; what decides them,
@@ -11,6 +16,7 @@ is :mod:`usm_billing.sync.customer_fields`; what decides them,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.exceptions import ImplausibleExtractError
@@ -110,6 +116,14 @@ def _previous(view: UsCustomer, fields: dict[str, Any]) -> dict[str, Any]:
     return previous
 
 
+def _as_compared(view: UsCustomer) -> UsCustomer:
+    """What ``view`` is diffed against: a placeholder row (``group_add`` done, no
+    ``group_edit`` yet) as the row a fault-free run diffs a new customer against."""
+    if view.full_name != NEW_CUSTOMER_NAME:
+        return view
+    return replace(new_customer_view(view.billing_uid), us_id=view.us_id)
+
+
 def diff_customers(
     billing: Mapping[str, BillingCustomer],
     userside: Mapping[str, UsCustomer],
@@ -136,7 +150,7 @@ def diff_customers(
             step = customer_step(billing[uid], new_customer_view(uid), rules)
             edits.append(CustomerEdit(uid, None, step.fields, {}, step.again))
         else:
-            step = customer_step(billing[uid], view, rules)
+            step = customer_step(billing[uid], _as_compared(view), rules)
             if step.fields:
                 previous = _previous(view, step.fields)
                 edits.append(CustomerEdit(uid, view.us_id, step.fields, previous, step.again))

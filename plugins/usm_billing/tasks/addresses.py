@@ -9,19 +9,21 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from usm_billing.exceptions import ApiError
-from usm_billing.house_cache import HouseCache
+from usm_billing.house_cache import HouseCache, drop_vanished
 from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.changes import AddressChanges
 from usm_billing.tasks.results import AddressResult
 from usm_billing.tasks.writes import Writes, audit, chunks
 from usm_billing.universal_api.addresses import BillingAddresses
 from usm_billing.userside.addresses import UsAddresses
+from usm_billing.userside.models import positive_int
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import StartInfo
     from usm_billing.universal_api.customers import BillingSnapshot
+    from usm_billing.userside.customers import UsView
 
 __all__ = ["billing_crc_id", "diff", "load"]
 
@@ -34,11 +36,26 @@ def billing_crc_id(config: BillingConfig) -> str:
     return hashlib.md5(blob, usedforsecurity=False).hexdigest()
 
 
-def diff(ctx: RunContext, start: StartInfo, billing: BillingSnapshot) -> AddressChanges:
+def _cache(ctx: RunContext, userside: UsView) -> dict[str, tuple[str, int]]:
+    """The house cache of this UserSide, without the houses UserSide no longer has
+    (:func:`~usm_billing.house_cache.drop_vanished`: the view's house ids first, the
+    house list only when the cache names others)."""
+    cache = HouseCache(ctx.config, userside=ctx.userside.identity).load()
+    seen = {positive_int(c.house_id) for c in userside.customers.values()}
+    return drop_vanished(
+        cache,
+        {h for h in seen if h is not None},
+        lambda: {h.us_id for h in ctx.userside.get_house_list().values()},
+    )
+
+
+def diff(
+    ctx: RunContext, start: StartInfo, billing: BillingSnapshot, userside: UsView
+) -> AddressChanges:
     """Read the billing's cities, streets and houses (and, old algorithm, UserSide's
-    lists; new algorithm, the house cache) and plan the address writes. Nothing is read
-    when UserSide's ``is_update_address`` is 0; a one-customer run plans that customer's
-    house alone."""
+    lists; new algorithm, the house cache, checked against ``userside``'s view) and plan
+    the address writes. Nothing is read when UserSide's ``is_update_address`` is 0; a
+    one-customer run plans that customer's house alone."""
     rules = AddressRules.build(ctx.config, start.settings)
     if not rules.enabled:
         log.info("Addresses: UserSide's is_update_address=0, not imported")
@@ -55,7 +72,7 @@ def diff(ctx: RunContext, start: StartInfo, billing: BillingSnapshot) -> Address
     cache: dict[str, tuple[str, int]] = {}
     view = None
     if rules.new_algorithm:
-        cache = HouseCache(ctx.config).load()
+        cache = {} if ctx.params.full_resync else _cache(ctx, userside)
     else:
         us = ctx.userside
         view = UsAddresses(us.get_city_list(), us.get_street_list(), us.get_house_list())
@@ -120,7 +137,7 @@ def _compare_houses(
             created[kind] = created.get(kind, 0) + (len(values) if isinstance(values, list) else 1)
     cache = {k: (changes.digests[k], v) for k, v in answers.items() if k in changes.digests}
     try:
-        store = HouseCache(ctx.config)
+        store = HouseCache(ctx.config, userside=ctx.userside.identity)
         if changes.partial:  # one customer's run: keep every other house
             cache = {**store.load(), **cache}
         store.save(dict(sorted(cache.items())))

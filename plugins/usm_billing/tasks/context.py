@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -14,7 +17,13 @@ from usm_billing.userside.hook import UserSideHook
 if TYPE_CHECKING:
     from usm_billing.passwords import PasswordBox
 
-__all__ = ["RunContext", "RunParams"]
+__all__ = ["RunContext", "RunParams", "local_run_id"]
+
+
+def local_run_id() -> str:
+    """The name of a run outside Airflow (the CLI): ``cli:<host>:<pid>:<random>``, so the
+    run lock can tell a dead CLI process of this host from a live one."""
+    return f"cli:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -22,13 +31,16 @@ class RunParams:
     """The knobs of one run: the DAG's params, the CLI's flags.
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
-    interval, as a backfill run does; ``None`` imports every message not sent yet."""
+    interval, as a backfill run does; ``None`` imports every message not sent yet.
+    ``run_id`` names the run for the run lock: ``dag:<dag_id>:<run_id>`` for every task
+    and retry of one DAG run, :func:`local_run_id` for the CLI."""
 
     dry_run: bool = False
     customer_id: str | None = None
     full_resync: bool = False
     allow_mass_not_in_billing: bool = False
     message_interval: tuple[int, int] | None = None
+    run_id: str = field(default_factory=local_run_id)
 
 
 @dataclass

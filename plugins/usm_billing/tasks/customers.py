@@ -35,6 +35,7 @@ __all__ = ["billing_customers", "diff", "load", "reread"]
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 8  # re-read-and-write rounds of one run for multi-step changes
+REREAD_ONE_BY_ONE = 3  # customers re-read one request each; more: one read of the view
 
 Item = tuple[int, dict[str, Any]]  # (UserSide customer id, group_edit fields)
 
@@ -121,10 +122,21 @@ def diff(
 
 def reread(ctx: RunContext, us_ids: Iterable[int]) -> dict[str, UsCustomer]:
     """Exactly these customers, fresh from UserSide (``get_user_list&customer_id=``, one
-    request each: whether UserSide takes a list there is not known)."""
+    request each: whether UserSide takes a list there is not known); more than
+    :data:`REREAD_ONE_BY_ONE` of them, from one read of the whole view instead, so a
+    failed batch costs one request to re-read, not one per customer."""
     config = ctx.config
+    wanted = list(dict.fromkeys(us_ids))
+    if len(wanted) > REREAD_ONE_BY_ONE:
+        ids = set(wanted)
+        view = ctx.userside.get_user_list(
+            config.billing_id,
+            passwords=ctx.passwords,
+            load_password=config.import_password_to_us_password,
+        )
+        return {uid: row for uid, row in view.items() if row.us_id in ids}
     rows: dict[str, UsCustomer] = {}
-    for us_id in us_ids:
+    for us_id in wanted:
         rows.update(
             ctx.userside.get_user_list(
                 config.billing_id,

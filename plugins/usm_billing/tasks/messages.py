@@ -1,5 +1,19 @@
 """Billing messages: ``msg_add`` each one not sent yet, or, in a backfill run, those of its
-data interval (universal-api.md §3.14, contract §5.5, §8 N1)."""
+data interval (universal-api.md §3.14, contract §5.5, §8 N1).
+
+Delivery is **at-least-once**: a message is recorded as sent only after UserSide
+acknowledged it. A message whose reply was lost, or that was sent just before the worker
+died, is sent again by the retry or the next run; none is ever skipped. The other choice,
+at-most-once (record, then send), would lose the message for good whenever the worker dies
+between the two, and nothing could tell afterwards. A repeat is the lesser harm: the PHP
+module sends every message on every run (contract §8 N1), so a UserSide that works with it
+already receives repeated ``billing_msg_id`` values; whether it drops them is UNKNOWN
+(contract §5.5), so at worst a customer sees one message twice. The record is saved every
+:data:`SAVE_EVERY` messages and whenever the task stops in Python (an error, Airflow's
+SIGTERM), so the repeat is the one message in flight; only a SIGKILL repeats up to
+:data:`SAVE_EVERY`. The record belongs to one UserSide (:class:`MessageStore` stores its
+identity and refuses another's).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +50,7 @@ def diff(ctx: RunContext, userside: UsView, customers: CustomerResult | None) ->
     only = ctx.params.customer_id
     if only is not None:
         messages = [m for m in messages if m.customer == only]
-    state = MessageStore(config).load()
+    state = MessageStore(config, userside=ctx.userside.identity).load()
     us_ids = {k: c.us_id for k, c in userside.customers.items()}
     us_ids.update(customers.customer_ids if customers is not None else {})
     interval = ctx.params.message_interval
@@ -61,7 +75,7 @@ def load(ctx: RunContext, changes: MessageChanges) -> LoadResult:
     writes = Writes("messages", ctx.userside, dry_run=ctx.params.dry_run)
     if ctx.params.dry_run or changes.is_empty:
         return writes.result(changes.summary(), sent=0)
-    store = MessageStore(ctx.config)
+    store = MessageStore(ctx.config, userside=ctx.userside.identity)
     state = store.load()
     sent = unsaved = 0
     try:

@@ -109,7 +109,7 @@ PIPELINE: tuple[Step, ...] = (
         "diff_addresses",
         addresses.diff,
         AddressChanges,
-        inputs=("start", "extract_billing"),
+        inputs=("start", "extract_billing", "extract_userside"),
         userside=True,
     ),
     Step(

@@ -1,5 +1,11 @@
-"""The run around the entities: handshake, the two extracts, the plausibility gate,
-``finish`` and the report (userside-api.md §2.1, universal-api.md §4.4 Safety)."""
+"""The run around the entities: the run lock, handshake, the two extracts, the
+plausibility gate, ``finish`` and the report (userside-api.md §2.1, universal-api.md §4.4
+Safety).
+
+``start`` takes the run lock of this billing and UserSide before its first request and
+``finish`` (which always runs) releases it, so a second run at the same time (two CLI
+runs, the CLI beside the DAG) stops in ``start`` with :class:`RunLockedError` and sends
+nothing, not even the end-of-import calls (:class:`usm_billing.state_store.RunLock`)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import TYPE_CHECKING
 import pendulum
 
 from usm_billing.exceptions import ConfigError
+from usm_billing.state_store import RunLock
 from usm_billing.sync.customers import limit_rows, require_plausible_count
 from usm_billing.sync.guards import check_not_in_billing, check_rejected_share
 from usm_billing.sync.normalize import loose_equal
@@ -21,7 +28,16 @@ if TYPE_CHECKING:
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import AddressResult, CatalogueResult, CustomerResult, LoadResult
 
-__all__ = ["extract_billing", "extract_userside", "finish", "report", "start", "verify_extracts"]
+__all__ = [
+    "extract_billing",
+    "extract_userside",
+    "finish",
+    "release_lock",
+    "report",
+    "run_lock",
+    "start",
+    "verify_extracts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +51,27 @@ def _unix(date: str, tz: str) -> int:
     return int(parsed.timestamp()) if isinstance(parsed, pendulum.DateTime) else 0
 
 
+def run_lock(ctx: RunContext) -> RunLock:
+    """The lock of this billing and UserSide, held in the name of this run."""
+    return RunLock(
+        ctx.config,
+        userside=ctx.userside.identity,
+        holder=ctx.params.run_id,
+        timeout_seconds=ctx.config.run_lock_timeout_seconds,
+    )
+
+
+def release_lock(ctx: RunContext) -> None:
+    """Release the run lock if this run holds it (the CLI's last word, whatever ended it)."""
+    if run_lock(ctx).release():
+        log.info("Run lock released by %s", ctx.params.run_id)
+
+
 def start(ctx: RunContext) -> StartInfo:
-    """Handshake (userside-api.md §2.1): UserSide clock, start info, billing clock, settings."""
+    """Run lock, then handshake (userside-api.md §2.1): UserSide clock, start info,
+    billing clock, settings."""
     userside, billing, config = ctx.userside, ctx.billing, ctx.config
+    run_lock(ctx).acquire()
     erp = userside.get_system_information()
     userside.set_start_info()
     system = billing.get_system_information()
@@ -163,9 +197,19 @@ def verify_extracts(
 
 
 def finish(ctx: RunContext) -> bool:
-    """End-of-import calls, sent whatever happened before (``finally`` of the PHP module)."""
-    ctx.userside.system_operation(ctx.config.billing_id)
-    ctx.userside.set_stop_info()
+    """End-of-import calls, sent whatever happened before (``finally`` of the PHP module),
+    then the run lock released. A run that found the lock held by another sends nothing:
+    the end-of-import calls belong to the run that imports."""
+    lock = run_lock(ctx)
+    held = lock.current()
+    if held is not None and held.holder != lock.holder:
+        log.warning("Run lock held by %s: no end-of-import calls from this run", held.holder)
+        return True
+    try:
+        ctx.userside.system_operation(ctx.config.billing_id)
+        ctx.userside.set_stop_info()
+    finally:
+        lock.release()
     return True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
@@ -78,6 +79,18 @@ class UserSideHook(KeyedApiHook):
         """``api.php`` under the connection's host, whether or not the host already names it."""
         base = self.base_url_of_connection().rstrip("/")
         return base if base.endswith("api.php") else f"{base}/api.php"
+
+    @property
+    def identity(self) -> str:
+        """Which UserSide this is, for the state kept between runs and the run lock: the
+        ``api.php`` URL without user info, query or fragment (never a key). It costs no
+        request. ``get_system_information`` is no identity: it answers only the clock,
+        the OS and the product name and version, which an upgrade changes and every
+        UserSide shares."""
+        parts = urlsplit(self.api_url)
+        host = (parts.hostname or "").lower()
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
 
     # --- transport -------------------------------------------------------------------
 
