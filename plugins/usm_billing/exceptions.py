@@ -10,7 +10,8 @@
     ├── ImplausibleExtractError     an extract that must not be acted upon (fewer than
     │                               2 customers, a vanished catalogue, no ``date``)
     ├── StateError                  a state file between runs is unusable (messages sent)
-    └── LoadError                   some writes failed; the others were applied
+    ├── LoadError                   some writes failed; the others were applied
+    └── AfterFailureError           a closing call failed after an earlier failure
 
 Messages never carry an API key or a response body: they name the system, the
 request (``cat``/``action`` or ``request``) and the reason.
@@ -19,6 +20,7 @@ request (``cat``/``action`` or ``request``) and the reason.
 from __future__ import annotations
 
 __all__ = [
+    "AfterFailureError",
     "ApiError",
     "ConfigError",
     "FatalApiError",
@@ -60,3 +62,8 @@ class StateError(UsmBillingError):
 
 class LoadError(UsmBillingError):
     """Some records could not be written; everything else was."""
+
+
+class AfterFailureError(UsmBillingError):
+    """A closing call failed in a run that had failed already: a retry would only hold
+    back the run's failure (and its alert); the next run sends it again."""

@@ -1125,3 +1125,38 @@ def test_second_diff_of_a_whole_change_set_is_empty() -> None:
         current = applied.get(edit.billing_uid) or replace(new_customer_view("9"), us_id=90)
         applied[edit.billing_uid] = store(current, edit.fields)
     assert diff_customers(billing_rows, applied, rules) == CustomerChanges()
+
+
+@pytest.mark.parametrize(
+    ("fields", "previous", "line"),
+    [
+        pytest.param(
+            {"delete_tariff_id": ["5"]},
+            {"delete_tariff_id": ["5", "7"]},
+            "u (#9): delete_tariff_id ['5']: ['5', '7'] → ['7']",
+            id="13.6-delete-says-what-remains",
+        ),
+        pytest.param(
+            {"delete_tariff_id": [5, 5]},
+            {"delete_tariff_id": [5, 5]},
+            "u (#9): delete_tariff_id [5, 5]: [5, 5] → []",
+            id="13.6-delete-every-link-of-an-id",
+        ),
+        pytest.param(
+            {"add_tariff_id": ["7"]},
+            {"add_tariff_id": ["5"]},
+            "u (#9): add_tariff_id ['7']: ['5'] → ['5', '7']",
+            id="13.6-add-says-the-result",
+        ),
+        pytest.param(
+            {"crc_billing": "abc", "name": "B"},
+            {"name": "A"},
+            "u (#9): name: 'A' → 'B'",
+            id="13.6-internal-crc-billing-not-audited",
+        ),
+    ],
+)
+def test_audit_lines_say_what_really_changes(
+    fields: dict[str, Any], previous: dict[str, Any], line: str
+) -> None:
+    assert CustomerEdit("u", 9, fields, previous).audit() == line
