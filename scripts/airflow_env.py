@@ -3,7 +3,8 @@ demo, the tests and the Makefile share.
 
 Airflow home is ``.airflow/`` in the repository (ignored by git): SQLite with an absolute
 path, low parallelism for small machines, the object-storage XCom backend on a local
-folder, and this repository's ``dags/`` and ``plugins/``.
+folder, this repository's ``dags/`` and ``plugins/``, and the venv's ``bin`` first on
+``PATH``.
 
 ``python scripts/airflow_env.py CMD ...`` runs CMD with that environment.
 """
@@ -36,6 +37,11 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONPATH": os.pathsep.join(
             [str(REPO / "plugins"), str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+        # components started by Airflow itself (`airflow standalone`, the api-server's
+        # workers) are looked up as `airflow` on PATH: the venv's bin must come first
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), *filter(None, [os.environ.get("PATH")])]
         ),
     }
 
