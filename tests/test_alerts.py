@@ -107,3 +107,17 @@ def test_a_stale_billing_gets_its_alert(tmp_path, monkeypatch):
     [(_path, body)] = receiver.received
     assert body["event"] == "stale"
     assert body["last_success"] == last.isoformat()
+
+
+def test_a_typo_in_the_alerts_section_names_the_field(tmp_path):
+    """Unknown keys are errors (config.py): a misspelt webhook must not silence alerts."""
+    from usm_billing.config import load_config
+    from usm_billing.exceptions import ConfigError
+
+    path = tmp_path / "acme.yaml"
+    path.write_text(
+        "billing_id: 3\nbilling_conn_id: b\nuserside_conn_id: u\nalerts:\n  webhok_conn_id: x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"field `alerts\.webhok_conn_id`"):
+        load_config(path)

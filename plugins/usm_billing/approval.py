@@ -81,29 +81,27 @@ class NotInBillingApproval(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        """The answer: approved, or rejected (a timeout too) with the loads skipped and the
-        rejection kept as this run's failure for the report."""
-        response = super().execute_complete(context, event)  # a rejection skips the loads
+        """The answer: approved, or rejected (a timeout too). A rejection is kept as this
+        run's failure for the report first: the provider then skips the loads by raising."""
         counts = self._counts(context)
-        user = response.get("responded_by_user") or {}
-        who = (user.get("name") or user.get("id")) if isinstance(user, dict) else str(user)
-        if response["chosen_options"] == [self.APPROVE]:
-            self.log.info(
-                "Approved by %s: this run flags %d customers not in billing",
-                who,
-                counts.would_flag_not_in_billing,
+        if "error" not in event and event.get("chosen_options") != [self.APPROVE]:
+            user = event.get("responded_by_user")
+            who = user.get("name") if isinstance(user, dict) else getattr(user, "name", None)
+            why = (
+                f"no answer within {self.config.approval_timeout_minutes} min"
+                if event.get("timedout") or not user
+                else f"rejected by {who or 'an operator'}"
             )
-            return codec.to_builtins(counts)
-        why = (
-            f"no answer within {self.config.approval_timeout_minutes} min"
-            if event.get("timedout")
-            else f"rejected by {who or 'an operator'}"
+            message = (
+                f"the not-in-billing guard tripped ({counts.would_flag_not_in_billing} of "
+                f"{counts.live_in_userside} live customers) and the run was not approved "
+                f"({why}): nothing was written"
+            )
+            self.log.warning("%s", message)
+            handoff.record_failure(self.config, context["run_id"], self.task_id, message)
+        super().execute_complete(context, event)  # a rejection skips the loads (raises)
+        self.log.info(
+            "Approved: this run flags %d customers not in billing",
+            counts.would_flag_not_in_billing,
         )
-        message = (
-            f"the not-in-billing guard tripped ({counts.would_flag_not_in_billing} of "
-            f"{counts.live_in_userside} live customers) and the run was not approved ({why}): "
-            "nothing was written"
-        )
-        self.log.warning("%s", message)
-        handoff.record_failure(self.config, context["run_id"], self.task_id, message)
         return codec.to_builtins(counts)
