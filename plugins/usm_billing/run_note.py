@@ -12,6 +12,8 @@ note is only logged. A note that cannot be set never fails the run.
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -21,6 +23,22 @@ __all__ = ["API_CONN_ID", "set_run_note"]
 log = logging.getLogger(__name__)
 API_CONN_ID = "usm_billing_airflow_api"
 TIMEOUT = 30
+ATTEMPTS = 3
+
+
+def _send(method: str, url: str, body: dict[str, Any], token: str = "") -> requests.Response:
+    """One REST call; an HTTP 5xx (the API server's database busy) is asked again."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    params = {"update_mask": "note"} if method == "PATCH" else None
+    for attempt in range(ATTEMPTS):
+        reply = requests.request(
+            method, url, json=body, params=params, headers=headers, timeout=TIMEOUT
+        )
+        if reply.status_code < 500 or attempt == ATTEMPTS - 1:
+            break
+        time.sleep(2**attempt)
+    reply.raise_for_status()
+    return reply
 
 
 def _execution_api_base() -> str:
@@ -43,20 +61,15 @@ def set_run_note(dag_id: str, run_id: str, note: str) -> bool:
     if conn.host and conn.port and base.count(":") < 2:
         base = f"{base}:{conn.port}"
     try:
-        token = requests.post(
-            f"{base}/auth/token",
-            json={"username": conn.login, "password": conn.password},
-            timeout=TIMEOUT,
+        token = _send(
+            "POST", f"{base}/auth/token", {"username": conn.login, "password": conn.password}
         )
-        token.raise_for_status()
-        reply = requests.patch(
+        _send(
+            "PATCH",
             f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}",
-            params={"update_mask": "note"},
-            json={"note": note},
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            timeout=TIMEOUT,
+            {"note": note},
+            token=token.json()["access_token"],
         )
-        reply.raise_for_status()
     except (requests.RequestException, KeyError, ValueError) as err:
         # the status line only: a reply body could echo the request
         log.warning("Run note not set (%s via %s): %s", type(err).__name__, API_CONN_ID, note)
