@@ -5,12 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 AF := $(PY) scripts/airflow_env.py
 
-.PHONY: venv db test demo lint bench chaos clean
+# `make up` / `make down`: the demo in a local Airflow with its UI (scripts/local_airflow.py)
+PORT ?= 8080
+USERSIDE_POOL_SLOTS ?= 2
+
+.PHONY: venv db test demo up down lint bench chaos clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 db: .airflow/airflow.db
@@ -24,6 +28,12 @@ test: db
 demo: db
 	$(AF) $(PY) scripts/demo.py
 
+up: db
+	$(AF) $(PY) scripts/local_airflow.py up --port $(PORT) --pool-slots $(USERSIDE_POOL_SLOTS)
+
+down:
+	$(AF) $(PY) scripts/local_airflow.py down
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,6 +44,7 @@ bench: venv
 	$(AF) $(PY) scripts/bench.py
 
 clean:
+	-test ! -x $(PY) || $(AF) $(PY) scripts/local_airflow.py down  # no orphans of `make up`
 	rm -rf .airflow .demo .bench .chaos
 
 chaos: venv

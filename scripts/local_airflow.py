@@ -15,7 +15,8 @@ For a given ``AIRFLOW_HOME`` (already migrated: ``airflow db migrate``):
   connections of the demo billing that point at them.
 - :func:`stop` stops everything that has a PID file under ``<home>/run``, by process group
   (SIGTERM, then SIGKILL after a grace period): LocalExecutor workers die with their
-  scheduler.
+  scheduler. A PID file also holds its process's start time, so a PID reused since (after
+  a reboot) is left alone.
 - :func:`start_demo` is both of them plus the ``userside`` pool: ``make up`` and the
   ``airflow_demo`` test fixture (``tests/integration/conftest.py``) call it.
 - :class:`AirflowClient` is a small REST client (JWT from ``POST /auth/token``): unpause,
@@ -62,7 +63,7 @@ DEMO_BILLING_KEY = "demo-billing-key"
 DEMO_USERSIDE_KEY = "demo-userside-key"
 DEMO_CUSTOMERS = 500
 USERSIDE_POOL = "userside"
-USERSIDE_POOL_DESCRIPTION = "Concurrent write tasks against UserSide (all billings)"
+USERSIDE_POOL_DESCRIPTION = "usm_billing: concurrent tasks against UserSide (all billings)"
 DEFAULT_POOL_SLOTS = 2
 FINISHED = ("success", "failed")
 POLL_SECONDS = 0.5
@@ -124,7 +125,8 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    (run / f"{name}.pid").write_text(f"{process.pid}\n", encoding="utf-8")
+    started = _start_time(process.pid)
+    (run / f"{name}.pid").write_text(f"{process.pid} {started}\n", encoding="utf-8")
     return process
 
 
@@ -138,6 +140,30 @@ def tail(home: Path, names: Iterable[str] | None = None, lines: int = 30) -> str
         parts.append(f"--- {log.name} (last {lines} lines) ---")
         parts.extend(text.splitlines()[-lines:])
     return "\n".join(parts)
+
+
+def _start_time(pid: int) -> str:
+    """The kernel's start time of ``pid`` (``/proc``; empty where there is none): a PID
+    file names its process only while the PID is not reused by another one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _read_pid_file(pid_file: Path) -> int | None:
+    """The process group of a PID file, or None when its leader's PID now belongs to
+    another process (a PID file left by a reboot): that one is not ours to stop."""
+    try:
+        pid_text, _, started = pid_file.read_text(encoding="utf-8").strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    now = _start_time(pid)
+    if now and started and now != started:
+        return None
+    return pid
 
 
 def _group_alive(pid: int) -> bool:
@@ -157,8 +183,8 @@ def stop(home: Path, grace: float = STOP_GRACE_SECONDS) -> list[str]:
     pid_files = sorted(run_dir(home).glob("*.pid"))
     groups: dict[str, int] = {}
     for pid_file in pid_files:
-        with suppress(ValueError):
-            groups[pid_file.stem] = int(pid_file.read_text(encoding="utf-8").strip())
+        if (pid := _read_pid_file(pid_file)) is not None:
+            groups[pid_file.stem] = pid
     for pid in groups.values():
         with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
@@ -367,6 +393,25 @@ class AirflowClient:
                 raise TimeoutError(msg)
             time.sleep(POLL_SECONDS)
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=1000)[
+            "dag_runs"
+        ]
+        return runs
+
+    def wait_idle(self, dag_id: str, timeout: float = 300.0) -> list[dict[str, Any]]:
+        """Every run of the DAG once none is queued or running (unpausing a scheduled DAG
+        lets the scheduler start its latest interval's run beside a triggered one)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.dag_runs(dag_id)
+            if all(run["state"] in FINISHED for run in runs):
+                return runs
+            if time.monotonic() > deadline:
+                msg = f"{dag_id}: runs still active after {timeout} s"
+                raise TimeoutError(msg)
+            time.sleep(POLL_SECONDS)
+
     def import_errors(self) -> list[dict[str, Any]]:
         errors: list[dict[str, Any]] = self.get("/api/v2/importErrors")["import_errors"]
         return errors
@@ -445,7 +490,11 @@ class LocalAirflow:
         self, dag_id: str, conf: Mapping[str, Any] | None = None, timeout: float = 300.0
     ) -> dict[str, Any]:
         """Wait for the DAG to be parsed, unpause it, trigger a run and wait for it to
-        finish (success or failed); on a timeout the error carries the component logs."""
+        finish (success or failed); on a timeout the error carries the component logs.
+
+        Unless the scheduler's cron runs are off (``start_demo(scheduled=False)``, the
+        test fixture), unpausing also starts the run of the latest interval (``catchup``
+        off): :meth:`AirflowClient.wait_idle` waits for every run."""
         client = self.client()
         try:
             client.wait_dag(dag_id, timeout=min(timeout, 120.0))
@@ -537,15 +586,22 @@ def start_demo(
     pool_slots: int = DEFAULT_POOL_SLOTS,
     env: Mapping[str, str] | None = None,
     customers: int = DEMO_CUSTOMERS,
+    scheduled: bool = True,
 ) -> Demo:
     """Both emulators, every component with the demo billing's connections (plus ``env``)
-    and the ``userside`` pool: what ``make up`` starts, and what the tests start."""
+    and the ``userside`` pool: what ``make up`` starts, and what the tests start.
+
+    ``scheduled=False`` turns the scheduler's cron runs off (``[scheduler]
+    use_job_schedule``): only triggered runs run, so a test knows which run did what."""
     stop(home)  # a previous `make up` that was not brought down
     emulators = start_emulators(home, customers=customers)
+    variables = {
+        **demo_connections(emulators),
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(scheduled),
+        **(env or {}),
+    }
     try:
-        local = start_airflow(
-            home, port=port, triggerer=triggerer, env={**demo_connections(emulators), **(env or {})}
-        )
+        local = start_airflow(home, port=port, triggerer=triggerer, env=variables)
         local.client().set_pool(USERSIDE_POOL, pool_slots, USERSIDE_POOL_DESCRIPTION)
     except BaseException:
         stop(home)
@@ -560,7 +616,9 @@ def up(home: Path, port: int, pool_slots: int) -> Demo:
     print(f"Airflow UI        {local.url}  (login {local.username} / {local.password})")
     print(f"billing emulator  {emulators.billing_url}  ({DEMO_CUSTOMERS} generated customers)")
     print(f"UserSide emulator {emulators.userside_url}  (empty)")
-    print(f"components        {', '.join(local.components)}; logs in {run_dir(home)}")
+    logs = run_dir(home)
+    shown = logs.relative_to(Path.cwd()) if logs.is_relative_to(Path.cwd()) else logs
+    print(f"components        {', '.join(local.components)}; logs in {shown}")
     print(f"pool              {USERSIDE_POOL} ({pool_slots} slots)")
     print(f"DAG {DEMO_DAG_ID} is paused: unpause or trigger it in the UI. Stop: make down")
     return demo
