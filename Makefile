@@ -11,19 +11,24 @@ USERSIDE_POOL_SLOTS ?= 2
 
 .PHONY: venv db test demo up down lint bench chaos clean
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.editable
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
 	touch $@
+# this package, editable (its pins are installed above): `usm-billing` and
+# `python -m usm_billing` work in the venv without PYTHONPATH
+$(VENV)/.editable: $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
 
 db: .airflow/airflow.db
-.airflow/airflow.db: $(VENV)/.installed
+.airflow/airflow.db: $(VENV)/.editable
 	$(AF) $(VENV)/bin/airflow db migrate > .airflow-migrate.log 2>&1 || (cat .airflow-migrate.log; exit 1)
 	rm -f .airflow-migrate.log
 
 test: db
-	$(AF) $(PY) -m pytest
+	$(AF) $(PY) -m pytest -n 2 --dist loadfile
 
 demo: db
 	$(AF) $(PY) scripts/demo.py

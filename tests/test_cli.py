@@ -96,3 +96,13 @@ def test_unreachable_billing_is_one_clear_error(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert "billing `usm_billing_test` get_system_information: cannot connect" in err
     assert BILLING_KEY not in err
+
+
+def test_an_unknown_customer_id_is_an_error_not_a_no_op(tmp_path, monkeypatch, capsys):
+    """Issue 13 §2: the run stops at the gate before any write, naming the id."""
+    with emulator_stack(tmp_path, monkeypatch, generate(20, seed=3)) as stack:
+        code = main(["sync", "--config", str(stack.config_path), "--customer-id", "nobody"])
+        assert stack.userside_stats()["writes"] == 0
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "param `customer_id`: `nobody` is not a customer of billing" in err

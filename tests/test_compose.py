@@ -214,11 +214,16 @@ def test_env_example_lists_every_variable_the_deployment_reads():
 def test_image_is_the_official_airflow_without_test_tools():
     dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM apache/airflow:3\.3\.2\b", dockerfile, re.MULTILINE)
-    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
-    assert installs == [
-        "RUN pip install --no-cache-dir -r /opt/usm_billing/requirements.txt "
+    [install] = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert (
+        "pip install --no-cache-dir -r /opt/usm_billing/requirements.txt "
         "-c /opt/usm_billing/constraints.txt"
-    ]
+    ) in install
+    assert "requirements-dev" not in install
+    # the package itself, editable on the plugins folder compose mounts: `usm-billing` runs
+    # the mounted code (issue 13 §9)
+    assert "--mount=type=bind,source=plugins,target=/opt/airflow/plugins,rw" in install
+    assert install.endswith("pip install --no-cache-dir --no-deps -e /opt/airflow")
     runtime = _pins("requirements.txt")
     dev_only = _pins("requirements-dev.txt") - runtime
     assert {"pytest", "ruff", "mypy", "hypothesis"} <= dev_only

@@ -52,6 +52,24 @@ def test_every_flag_names_its_php_variable():
         ),
         pytest.param("billing_id: [1\n", "not valid YAML", id="broken-yaml"),
         pytest.param("- 1\n", "must be a YAML mapping", id="not-a-mapping"),
+        pytest.param(MINIMAL.replace("3", "true"), "billing_id", id="billing-id-bool"),
+        pytest.param(MINIMAL.replace("3", '"3"'), "billing_id", id="billing-id-string"),
+        pytest.param(MINIMAL.replace("3", "-3"), "billing_id", id="billing-id-negative"),
+        pytest.param(MINIMAL + "request_attempts: true\n", "request_attempts", id="int-bool"),
+        pytest.param(
+            MINIMAL + "skip_delete_ip: []\nbilling_name: carbon5\nskip_delete_ip: [10.0.0.0/8]\n",
+            "`skip_delete_ip` is given twice (lines 4 and 6)",
+            id="duplicate-key",
+        ),
+        pytest.param(MINIMAL + "schedule: '61 * * * *'\n", "schedule", id="cron-minute-61"),
+        pytest.param(MINIMAL + "schedule: '*/10 * * * * *'\n", "schedule", id="cron-6-fields"),
+        pytest.param(MINIMAL + "schedule: '@often'\n", "schedule", id="cron-unknown-preset"),
+        pytest.param(MINIMAL + "schedule: '* * 31 2 mon-xyz'\n", "schedule", id="cron-bad-dow"),
+        pytest.param(
+            MINIMAL + "state_path: http://host/state\n", "unknown scheme `http://`", id="state-http"
+        ),
+        pytest.param(MINIMAL + "state_path: 's3:///prefix'\n", "no bucket", id="state-no-bucket"),
+        pytest.param(MINIMAL + "state_path: state\n", "relative path", id="state-relative"),
     ],
 )
 def test_errors_name_file_and_field(tmp_path, text, expected):
@@ -61,6 +79,69 @@ def test_errors_name_file_and_field(tmp_path, text, expected):
         load_config(path)
     assert "acme.yaml" in str(excinfo.value)
     assert expected in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "kept"),
+    [
+        pytest.param("*/10 * * * *", "*/10 * * * *", id="every-10-min"),
+        pytest.param(" 0 3 * * mon-fri ", "0 3 * * mon-fri", id="weekday-names"),
+        pytest.param("@daily", "@daily", id="airflow-preset"),
+    ],
+)
+def test_valid_schedules(tmp_path, schedule, kept):
+    path = tmp_path / "x.yaml"
+    path.write_text(MINIMAL + f"schedule: '{schedule}'\n", encoding="utf-8")
+    assert load_config(path).schedule == kept
+
+
+def test_not_utf8_names_the_file_and_the_byte(tmp_path):
+    path = tmp_path / "cp1251.yaml"
+    head = (MINIMAL + "always_set_customer_group_id: ").encode()
+    path.write_bytes(head + "Абонент\n".encode("cp1251"))
+    with pytest.raises(
+        ConfigError, match=rf"cp1251\.yaml: is not UTF-8 text \(byte {len(head)} is"
+    ):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "make_path",
+    [
+        pytest.param(lambda tmp: str(tmp / "new" / "state"), id="folder-to-create"),
+        pytest.param(lambda tmp: (tmp / "state").as_uri(), id="file-url"),
+        pytest.param(lambda tmp: "s3://bucket/usm", id="s3"),
+        pytest.param(lambda tmp: "gs://bucket", id="gcs"),
+    ],
+)
+def test_usable_state_paths(tmp_path, make_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(MINIMAL + f"state_path: '{make_path(tmp_path)}'\n", encoding="utf-8")
+    assert load_config(path).state_path == make_path(tmp_path)
+
+
+def test_state_path_under_a_file_is_refused(tmp_path):
+    (tmp_path / "taken").write_text("", encoding="utf-8")
+    path = tmp_path / "x.yaml"
+    path.write_text(MINIMAL + f"state_path: {tmp_path / 'taken' / 'state'}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"field `state_path`: .* is a file"):
+        load_config(path)
+
+
+def test_state_path_not_writable_is_refused(tmp_path, monkeypatch):
+    """The check asks the OS about the nearest existing folder (here tmp_path): the tests
+    run as root, so the refusal of the OS is simulated."""
+    import usm_billing.config as config_module
+
+    refused = {tmp_path}
+    real_access = config_module.os.access
+    monkeypatch.setattr(
+        config_module.os, "access", lambda p, mode: p not in refused and real_access(p, mode)
+    )
+    path = tmp_path / "x.yaml"
+    path.write_text(MINIMAL + f"state_path: {tmp_path / 'state'}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"x\.yaml: field `state_path`: .* is not writable"):
+        load_config(path)
 
 
 def test_one_broken_file_does_not_hide_the_others(tmp_path):
@@ -84,3 +165,17 @@ def test_shipped_configs_are_valid():
     configs, errors = load_configs(REPO / "include" / "config" / "billings")
     assert errors == {}
     assert "demo" in configs
+
+
+def test_http_limits_reach_both_hooks(tmp_path):
+    """Issue 11: the deadline and the body cap are set per billing; 1 GiB by default."""
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.transport import DEFAULT_MAX_BODY_BYTES
+
+    path = tmp_path / "x.yaml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    assert load_config(path).request_options["max_body_bytes"] == DEFAULT_MAX_BODY_BYTES
+    path.write_text(MINIMAL + "max_reply_mib: 2\nrequest_timeout_seconds: 7\n", encoding="utf-8")
+    ctx = RunContext(load_config(path))
+    for hook in (ctx.billing, ctx.userside):
+        assert (hook.max_body_bytes, hook.timeout) == (2 << 20, 7)

@@ -3,13 +3,20 @@ broken config is an import error naming the file and the field while the others 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from scripts.airflow_env import REPO
+from usm_billing.dag import PARAM_NAMES, dag_params, run_params
+from usm_billing.exceptions import ConfigError
+from usm_billing.tasks.context import RunParams
 
 
 def test_repository_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}, "fix the config or DAG file named in the error"
+    placeholders = [d.description for d in dagbag.dags.values() if "config_error" in d.tags]
+    assert placeholders == [], "a config or DAG build error (see the description)"
     assert "usm_billing_demo" in dagbag.dag_ids
     assert "usm_billing_demo_check" in dagbag.dag_ids
 
@@ -57,7 +64,8 @@ def test_task_graph_matches_the_design(repo_dags):
     assert upstream["diff_tariffs"] == {"extract_billing", "extract_userside"}
     # addresses first, so customers get their UserSide house ids in the same run
     assert upstream["diff_addresses"] == {"start", "extract_billing"}
-    assert upstream["verify_extracts"] == {"extract_billing", "extract_userside"}
+    # the gate counts the customers UserSide's row_limit (from start) leaves out
+    assert upstream["verify_extracts"] == {"start", "extract_billing", "extract_userside"}
     assert upstream["confirm_not_in_billing"] == {"verify_extracts"}
     assert upstream["load_addresses"] == {"diff_addresses", "confirm_not_in_billing"}
     # groups, tags, services first, so customers get their UserSide ids in the same run
@@ -106,7 +114,13 @@ def test_task_graph_matches_the_design(repo_dags):
     assert {"finish"} | loads <= upstream["report"]
 
 
-def test_broken_config_is_an_import_error_and_others_still_load(tmp_path, monkeypatch, airflow_db):
+def test_broken_config_is_a_failing_placeholder_and_others_still_load(
+    tmp_path, monkeypatch, airflow_db
+):
+    """Issue 13 §1 (DagBag view; tests/integration/test_dag_processor.py runs the real
+    dag-processor): the generator file imports cleanly, the broken file's DAG id is a
+    placeholder failing with the file and the field, the import error is on the separate
+    error file."""
     from airflow.dag_processing.dagbag import DagBag
 
     (tmp_path / "good.yaml").write_text(
@@ -116,10 +130,89 @@ def test_broken_config_is_an_import_error_and_others_still_load(tmp_path, monkey
         "billing_id: 2\nbilling_conn_id: b\nuserside_conn_id: u\nskip_update_agreemnt_date: 1\n",
         encoding="utf-8",
     )
+    (tmp_path / "main copy.yaml").write_text("billing_id: 3\n", encoding="utf-8")
     monkeypatch.setenv("USM_BILLING_CONFIG_DIR", str(tmp_path))
     bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert "usm_billing_good" in bag.dag_ids
-    assert "usm_billing_broken" not in bag.dag_ids
-    [error] = bag.import_errors.values()
+    assert set(bag.dag_ids) >= {
+        "usm_billing_good",
+        "usm_billing_good_check",
+        "usm_billing_broken",
+        "usm_billing_main_copy",  # a file name that is no DAG id does not fail the file
+    }
+    [(path, error)] = bag.import_errors.items()
+    assert path.endswith("usm_billing_config_errors.py")
     assert "broken.yaml" in error
     assert "skip_update_agreemnt_date" in error
+    assert "main copy.yaml: the file name names the DAG" in error
+    placeholder = bag.dags["usm_billing_broken"]
+    assert placeholder.task_ids == ["config_error"]
+    assert "config_error" in placeholder.tags
+    assert "skip_update_agreemnt_date" in (placeholder.doc_md or "")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: field `skip_update_agreemnt_date`"):
+        placeholder.get_task("config_error").python_callable()
+    run = placeholder.test()
+    assert run.state == "failed"
+    [ti] = run.get_task_instances()
+    assert ti.state == "failed"
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        pytest.param({}, RunParams(), id="empty-form"),
+        pytest.param({"customer_id": None, "dry_run": False}, RunParams(), id="form-defaults"),
+        pytest.param({"customer_id": ""}, RunParams(), id="empty-customer-id"),
+        pytest.param(
+            {"customer_id": "42", "dry_run": True},
+            RunParams(customer_id="42", dry_run=True),
+            id="one-customer-dry-run",
+        ),
+    ],
+)
+def test_run_params_from_the_form(conf, expected):
+    """Issue 13 §2 (the REST API run: tests/integration/test_real_airflow_config.py)."""
+    params = {**{name: p.value for name, p in dag_params().items()}, **conf}
+    assert run_params({"dag_run": SimpleNamespace(conf=conf), "params": params}) == expected
+
+
+@pytest.mark.parametrize("conf", [{"dryrun": True}, {"dry_run": True, "customerid": "1"}])
+def test_a_conf_key_that_is_no_param_is_refused(conf):
+    [unknown] = set(conf) - PARAM_NAMES
+    with pytest.raises(ConfigError, match=rf"unknown run conf key\(s\) `{unknown}`"):
+        run_params({"dag_run": SimpleNamespace(conf=conf), "params": conf})
+
+
+def test_every_param_is_optional():
+    for name, param in dag_params().items():
+        assert param.value is not None or "null" in param.schema["type"], name
+        param.resolve()  # validates its default against its schema
+
+
+def test_a_dag_that_cannot_be_built_is_a_placeholder(tmp_path, monkeypatch, airflow_db):
+    """Whatever fails while one billing's DAG is built, the file still imports."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    import usm_billing.dag
+
+    real = usm_billing.dag.build_dag
+
+    def build(config, name):
+        if name == "bad":
+            msg = "boom"
+            raise RuntimeError(msg)
+        return real(config, name)
+
+    for name, number in (("good", 1), ("bad", 2)):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"billing_id: {number}\nbilling_conn_id: b\nuserside_conn_id: u\n", encoding="utf-8"
+        )
+    monkeypatch.setenv("USM_BILLING_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr(usm_billing.dag, "build_dag", build)
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    assert "usm_billing_good" in bag.dag_ids
+    assert bag.dags["usm_billing_bad"].task_ids == ["config_error"]
+    assert (
+        "bad.yaml: its DAG cannot be built (RuntimeError: boom)"
+        in bag.dags["usm_billing_bad"].doc_md
+    )

@@ -17,7 +17,9 @@ Request rules (spec ``universal-api.md`` §1.1):
   ``text/html``, body ``ERROR:GET_WRONG_KEY`` (the key is checked first).
 
 Generated payloads are encoded like PHP ``json_encode`` (``\\uXXXX`` for non-ASCII, ``\\/``);
-``get_user_list&customer_id=<id>`` returns that one customer, or ``[]`` when unknown.
+``get_user_list&customer_id=<id>`` returns that one customer, or ``[]`` when unknown. A
+method whose payload is ``bytes`` answers exactly those bytes (hostile or broken bodies
+that no encoder makes: a repeated key, nesting deeper than ``json`` writes).
 
 Fault injection (constructor arguments; ``--truncate`` / ``--fail-request`` on the CLI):
 
@@ -256,6 +258,8 @@ class BillingEmulator:
 
     def _generated_body(self, name: str, extra: Mapping[str, str]) -> bytes:
         payload = self._payloads[name]
+        if isinstance(payload, bytes):
+            return payload
         if name == "get_user_list" and "customer_id" in extra and isinstance(payload, Mapping):
             cid = extra["customer_id"]
             row = payload.get(cid)

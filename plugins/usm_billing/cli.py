@@ -1,5 +1,7 @@
-"""Command line: ``python -m usm_billing sync --config FILE [--dry-run] [--summary-json FILE]``
-and ``python -m usm_billing check --config FILE`` (:mod:`usm_billing.check`).
+"""Command line: ``usm-billing sync --config FILE [--dry-run] [--summary-json FILE]``,
+``usm-billing check --config FILE`` (:mod:`usm_billing.check`) and ``usm-billing
+import-php-config usm_billing.conf.php`` (:mod:`usm_billing.php_migration`); ``python -m
+usm_billing`` is the same.
 
 Runs the same steps as the DAG (:mod:`usm_billing.tasks.pipeline`), in one process: for
 migrating from cron and for debugging. It prints the run report as a table; when the run
@@ -20,15 +22,17 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from usm_billing.check.command import check_command
-from usm_billing.config import load_config
-from usm_billing.exceptions import UsmBillingError
+from usm_billing.config import default_config_dir, load_config
+from usm_billing.exceptions import ConfigError, UsmBillingError
+from usm_billing.php_config import parse_php_config
+from usm_billing.php_migration import migrate
 from usm_billing.tasks.context import RunContext, RunParams
 from usm_billing.tasks.pipeline import run_in_process
 
 if TYPE_CHECKING:
     from usm_billing.tasks.results import RunReport
 
-__all__ = ["main", "run_report", "run_sync"]
+__all__ = ["import_php_config", "main", "run_report", "run_sync"]
 
 
 def run_report(
@@ -69,10 +73,58 @@ def run_sync(
     return report.as_dict()
 
 
+def import_php_config(
+    php_file: Path,
+    *,
+    name: str,
+    output: Path | None = None,
+    force: bool = False,
+    billing_conn_id: str | None = None,
+    userside_conn_id: str = "usm_userside",
+) -> int:
+    """Write the billing YAML for the PHP module's config file and print the two
+    connections to create (their keys never printed); exit 0 done, 2 nothing written."""
+    target = output or default_config_dir() / f"{name}.yaml"
+    try:
+        raw = php_file.read_bytes()
+    except OSError as err:
+        print(f"import-php-config: {php_file}: cannot be read ({err.strerror})", file=sys.stderr)
+        return 2
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1251")  # the PHP module's files are often saved in cp1251
+    try:
+        migration = migrate(
+            parse_php_config(text),
+            source=str(php_file),
+            billing_conn_id=billing_conn_id or f"usm_billing_{name}",
+            userside_conn_id=userside_conn_id,
+        )
+    except ConfigError as err:
+        print(f"import-php-config: {err}; nothing written", file=sys.stderr)
+        return 2
+    if target.exists() and not force:
+        print(f"import-php-config: {target} exists (--force replaces it)", file=sys.stderr)
+        return 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(migration.yaml(php_file.name), encoding="utf-8")
+    print(f"wrote {target} (DAG usm_billing_{target.stem})")
+    print("create these two Airflow connections (type http); the keys are not shown:")
+    for connection, variable in (
+        (migration.billing, "BILLING_API_KEY"),
+        (migration.userside, "USERSIDE_API_KEY"),
+    ):
+        where = connection.key_from or "no key in the PHP file: ask its owner"
+        print(f"  {connection.command(variable)}")
+        print(f"      ${variable}: {where}")
+    for note in migration.notes:
+        print(f"note: {note}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m usm_billing", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="usm-billing", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     sync = commands.add_parser("sync", help="import one billing into UserSide")
     sync.add_argument("--config", type=Path, required=True, help="billing YAML file")
@@ -93,6 +145,16 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="probe the billing, validate its lists, print a compatibility report"
     )
     check.add_argument("--config", type=Path, required=True, help="billing YAML file")
+    php = commands.add_parser(
+        "import-php-config",
+        help="write a billing YAML from the PHP module's usm_billing.conf.php",
+    )
+    php.add_argument("php_file", type=Path, help="the PHP module's config file (never run)")
+    php.add_argument("--name", default="main", help="billing name: file stem and DAG id")
+    php.add_argument("--output", type=Path, help="YAML to write (default: the config folder)")
+    php.add_argument("--force", action="store_true", help="replace an existing YAML")
+    php.add_argument("--billing-conn-id", help="default: usm_billing_<name>")
+    php.add_argument("--userside-conn-id", default="usm_userside")
     return parser
 
 
@@ -102,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return check_command(args.config)
+    if args.command == "import-php-config":
+        return import_php_config(
+            args.php_file,
+            name=args.name,
+            output=args.output,
+            force=args.force,
+            billing_conn_id=args.billing_conn_id,
+            userside_conn_id=args.userside_conn_id,
+        )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
     )

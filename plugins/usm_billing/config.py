@@ -9,10 +9,13 @@ turn a flag off.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
+from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -36,7 +39,26 @@ __all__ = [
 
 CONFIG_DIR_ENV = "USM_BILLING_CONFIG_DIR"
 
-PositiveInt = Annotated[int, Field(gt=0)]
+# strict: YAML's `true` or `"3"` is no number (pydantic would take them as 1 and 3)
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+
+# Airflow's cron presets (``airflow.utils.dates.cron_presets``): the only `@` forms a
+# cron timetable takes
+CRON_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+
+# what a config file's stem may be: it becomes part of a DAG id (Airflow's rule, ASCII)
+DAG_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+# Object-storage schemes ``state_path`` may name (the fsspec protocols of Airflow's
+# ObjectStoragePath with a provider); a local folder is also accepted.
+STATE_SCHEMES = frozenset({"file", "s3", "gs", "gcs", "az", "abfs", "abfss", "adl", "wasb", "hdfs"})
 
 
 def php_flag(description: str, php_variable: str) -> Any:
@@ -216,10 +238,19 @@ class BillingConfig(BaseModel):
     request_timeout_seconds: float = Field(
         default=1200.0,
         gt=0,
-        description="Connect and read timeout of every request (the PHP module waits 1200 s).",
+        strict=True,
+        description="Total time of one request, connect to last body byte, after which it "
+        "counts as timed out (the PHP module's curl waits 1200 s in total).",
+    )
+    max_reply_mib: PositiveInt = Field(
+        default=1024,  # the hooks' own default (transport.DEFAULT_MAX_BODY_BYTES)
+        description="Largest reply body accepted from the billing or UserSide, in MiB, "
+        "counted after decompression; a larger reply fails the request (a 100,000-customer "
+        "billing list is ~91 MB, UserSide's view ~121 MB).",
     )
     request_attempts: int = Field(
         default=3,
+        strict=True,
         ge=1,
         le=10,
         description="Tries per request on connect errors, timeouts, HTTP 5xx and 429, with "
@@ -227,6 +258,7 @@ class BillingConfig(BaseModel):
     )
     max_not_in_billing_share: float = Field(
         default=0.05,
+        strict=True,
         ge=0,
         le=1,
         description="Refuse a run that would flag more than this share of the billing's live "
@@ -234,9 +266,29 @@ class BillingConfig(BaseModel):
     )
     max_not_in_billing_floor: int = Field(
         default=10,
+        strict=True,
         ge=0,
         description="A run may always flag this many customers, whatever the share.",
     )
+    max_rejected_share: float = Field(
+        default=0.05,
+        strict=True,
+        ge=0,
+        le=1,
+        description="Refuse a run, before any write, in which more than this share of the "
+        "billing's customer records are malformed (1 disables the guard); fewer are "
+        "skipped, reported, and fail the run after the others were written.",
+    )
+
+    @property
+    def request_options(self) -> dict[str, float | int]:
+        """What both hooks take from the config: one request's deadline, its tries and its
+        largest body."""
+        return {
+            "timeout": self.request_timeout_seconds,
+            "attempts": self.request_attempts,
+            "max_body_bytes": self.max_reply_mib << 20,
+        }
 
     # --- operations (no PHP counterpart) ----------------------------------------------------
     alerts: AlertsConfig = Field(
@@ -259,11 +311,22 @@ class BillingConfig(BaseModel):
 
     @field_validator("schedule")
     @classmethod
-    def _schedule_has_five_fields(cls, value: str) -> str:
-        if value.startswith("@") or len(value.split()) == 5:
-            return value
-        msg = f"`{value}` is not a 5-field cron expression or an @preset"
+    def _valid_cron(cls, value: str) -> str:
+        """The DAG's CronDataIntervalTimetable takes 5 fields or one of Airflow's presets;
+        anything else would fail the whole generator file at parse time."""
+        expression = CRON_PRESETS.get(value.strip(), value)
+        if len(expression.split()) == 5 and croniter.is_valid(expression):
+            return value.strip()
+        presets = ", ".join(CRON_PRESETS)
+        msg = f"`{value}` is not a valid 5-field cron expression or one of {presets}"
         raise ValueError(msg)
+
+    @field_validator("state_path")
+    @classmethod
+    def _state_path_usable(cls, value: str) -> str:
+        if value.strip():
+            _check_state_path(value.strip())
+        return value.strip()
 
     @field_validator("billing_timezone")
     @classmethod
@@ -298,6 +361,38 @@ class BillingConfig(BaseModel):
         return self
 
 
+def _check_state_path(value: str) -> None:
+    """Refuse a ``state_path`` that a task could never use: an unknown scheme, a URL
+    without a bucket, a relative folder (each worker has its own working directory), or a
+    local folder that is not writable (checked on the nearest existing parent, since the
+    first run creates it). Object storage is only checked by form: its credentials are
+    connections, not read while the DAG file is parsed."""
+    parts = urlsplit(value)
+    if parts.scheme and len(parts.scheme) > 1:  # `C:` of a Windows path is no scheme
+        if parts.scheme not in STATE_SCHEMES:
+            schemes = ", ".join(sorted(STATE_SCHEMES))
+            msg = f"`{value}`: unknown scheme `{parts.scheme}://` (use one of {schemes})"
+            raise ValueError(msg)
+        if parts.scheme != "file":
+            if not parts.netloc:
+                msg = f"`{value}`: no bucket or container after `{parts.scheme}://`"
+                raise ValueError(msg)
+            return
+        local = Path(parts.path)
+    else:
+        local = Path(value).expanduser()
+    if not local.is_absolute():
+        msg = f"`{value}` is a relative path; give an absolute folder or an object-storage URL"
+        raise ValueError(msg)
+    existing = next(p for p in (local, *local.parents) if p.exists())
+    if not existing.is_dir():
+        msg = f"`{value}` cannot be a folder: `{existing}` is a file"
+        raise ValueError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"`{value}` is not writable (`{existing}` does not allow this user to write)"
+        raise ValueError(msg)
+
+
 def default_config_dir() -> Path:
     """``$USM_BILLING_CONFIG_DIR``, else ``include/config/billings`` of this repository."""
     override = os.environ.get(CONFIG_DIR_ENV)
@@ -314,12 +409,32 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice is an error: plain YAML keeps
+    the last one, so a second `skip_delete_ip:` further down would silently win."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                msg = f"field `{key}` is given twice (lines {seen[key]} and {line})"
+                raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: Path) -> BillingConfig:
     """Read and validate one YAML file; :class:`ConfigError` names the file and the field."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=_UniqueKeyLoader)
     except OSError as err:
         msg = f"{path}: cannot be read ({err.strerror})"
+        raise ConfigError(msg) from None
+    except UnicodeDecodeError as err:
+        bad = err.object[err.start : err.start + 1]
+        msg = f"{path}: is not UTF-8 text (byte {err.start} is {bad!r}); save it as UTF-8"
         raise ConfigError(msg) from None
     except yaml.YAMLError as err:
         msg = f"{path}: is not valid YAML ({err})"
@@ -343,6 +458,13 @@ def load_configs(directory: Path) -> tuple[dict[str, BillingConfig], dict[Path, 
     errors: dict[Path, ConfigError] = {}
     seen_ids: dict[int, Path] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if not DAG_NAME.fullmatch(path.stem):
+            msg = (
+                f"{path}: the file name names the DAG (usm_billing_<name>), so it may hold "
+                "only letters, digits, `_`, `.` and `-`"
+            )
+            errors[path] = ConfigError(msg)
+            continue
         try:
             config = load_config(path)
         except ConfigError as err:

@@ -15,6 +15,7 @@ complete, which fires the ``alerts:`` of the config (:mod:`usm_billing.alerts`).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,7 +34,7 @@ from airflow.sdk import (
 from usm_billing import alerts
 from usm_billing.approval import NotInBillingApproval
 from usm_billing.dag_settings import START_DATE, billing_dag_settings
-from usm_billing.exceptions import LoadError, UsmBillingError
+from usm_billing.exceptions import ConfigError, LoadError, UsmBillingError
 from usm_billing.run_note import set_run_note
 from usm_billing.tasks import handoff, pipeline
 from usm_billing.tasks.context import RunContext, RunParams
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
     from usm_billing.tasks.pipeline import Step
 
-__all__ = ["DEFAULT_ARGS", "build_config_error_dag", "build_dag"]
+__all__ = ["DEFAULT_ARGS", "PARAM_NAMES", "build_config_error_dag", "build_dag", "dag_params"]
 
 # A wrong key, an unparsable reply or an implausible extract will not heal by waiting:
 # those fail at once; outages (connect errors, timeouts, 5xx) are retried with backoff.
@@ -88,8 +89,45 @@ interval; scheduled and manual runs import every message not sent yet.
 """
 
 
+def dag_params() -> dict[str, Param]:
+    """The trigger form: every field optional, so an empty form starts a normal run
+    (``customer_id`` is ``null`` unless filled in; a ``"string"`` type would make the form
+    require it)."""
+    return {
+        "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
+        "customer_id": Param(
+            None,
+            type=["null", "string"],
+            description="Only this billing customer id (empty: every customer).",
+        ),
+        "full_resync": Param(
+            False, type="boolean", description="Ignore the house cache: re-send every house."
+        ),
+        "allow_mass_not_in_billing": Param(
+            False,
+            type="boolean",
+            description="Lift the not-in-billing guard for this run (customers really left).",
+        ),
+    }
+
+
+PARAM_NAMES = frozenset(dag_params())
+
+
 def run_params(context: Mapping[str, Any]) -> RunParams:
-    """The run's params from the task context (the trigger form or ``conf``)."""
+    """The run's params from the task context (the trigger form or ``conf``).
+
+    A ``conf`` key that is no param (``{"dryrun": true}``) fails the task, and so the run
+    in its first task, before any request: Airflow would ignore it, and a run meant as a
+    dry run would write."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    unknown = sorted(set(conf) - PARAM_NAMES)
+    if unknown:
+        msg = (
+            f"unknown run conf key(s) {', '.join(f'`{k}`' for k in unknown)}: this DAG's "
+            f"params are {', '.join(sorted(PARAM_NAMES))}; nothing was done"
+        )
+        raise ConfigError(msg)
     params = context.get("params") or {}
     return RunParams(
         dry_run=bool(params.get("dry_run")),
@@ -153,8 +191,8 @@ def _task(step: Step, config: BillingConfig) -> Any:
 
     def body(*values: Any, **context: Any) -> Any:
         run_id = _run_id(context)
-        ctx = RunContext(config, run_params(context), run_id=run_id)
         try:
+            ctx = RunContext(config, run_params(context), run_id=run_id)
             args = [
                 None if v is None else handoff.unpack(v, k)
                 for v, k in zip(values, kinds, strict=True)
@@ -195,18 +233,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         on_failure_callback=cast("Any", alerts.notifiers(config, "failed") or None),
         **billing_dag_settings(config, name, doc=DAG_DOC, timeout=timedelta(hours=2)),
         tags=["usm_billing", config.billing_name],
-        params={
-            "dry_run": Param(False, type="boolean", description="Compute and log changes only."),
-            "customer_id": Param("", type="string", description="Only this billing customer id."),
-            "full_resync": Param(
-                False, type="boolean", description="Ignore the house cache: re-send every house."
-            ),
-            "allow_mass_not_in_billing": Param(
-                False,
-                type="boolean",
-                description="Lift the not-in-billing guard for this run (customers really left).",
-            ),
-        },
+        params=dag_params(),
     )
     def usm_billing_dag() -> None:
         made: dict[str, Any] = {}
@@ -225,23 +252,41 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
     return usm_billing_dag()
 
 
-class _ConfigErrorDag(DAG):
-    """Stands for the broken config files: Airflow records its validation error as an
-    import error of the generator file, while the good billings' DAGs still load."""
+CONFIG_ERROR_DOC = """
+### usm_billing: {name} has a broken config file
 
-    config_errors: tuple[str, ...] = ()
+This billing is **not imported**: its config file does not validate, so every run fails
+in its single task with the error below. Fix the file; the next parse brings the real
+DAG back under the same id. The other billings are not affected.
 
-    def validate(self) -> None:
-        raise ValueError("; ".join(self.config_errors))
+```
+{error}
+```
+"""
 
 
-def build_config_error_dag(errors: list[str]) -> DAG:
-    """A placeholder DAG that fails to import with ``errors``, so Airflow lists the
-    broken config files as import errors while the good billings' DAGs still load."""
-    placeholder = _ConfigErrorDag(
-        dag_id="usm_billing_config_errors",
-        schedule=None,
+def build_config_error_dag(name: str, error: str) -> DAG:
+    """``usm_billing_<name>`` for a config file that does not validate: a DAG that parses
+    (an exception in the generator file would make Airflow mark every billing's DAG of
+    the file stale) and whose single task fails with ``error``, naming the file and the
+    field, every time it runs. It keeps the billing's DAG id, so a billing that was
+    scheduled stays listed and its runs keep failing until its file is fixed."""
+
+    @dag(
+        dag_id=f"usm_billing_{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}",  # even a bad file name
+        description=f"Config error: {error}"[:200],
+        schedule=CronDataIntervalTimetable("*/10 * * * *", timezone="UTC"),
         start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        doc_md=CONFIG_ERROR_DOC.format(name=name, error=error),
+        tags=["usm_billing", "config_error"],
     )
-    placeholder.config_errors = tuple(errors)
-    return placeholder
+    def usm_billing_config_error() -> None:
+        @task(task_id="config_error", retries=0)
+        def config_error() -> None:
+            raise ConfigError(error)
+
+        config_error()
+
+    return usm_billing_config_error()

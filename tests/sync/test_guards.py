@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from usm_billing.exceptions import ImplausibleExtractError
-from usm_billing.sync.guards import check_not_in_billing
+from usm_billing.sync.guards import check_not_in_billing, check_rejected_share
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,22 @@ def test_guard(flagged, live, share, floor, refused):
             check_not_in_billing(flagged, live, max_share=share, floor=floor)
     else:
         check_not_in_billing(flagged, live, max_share=share, floor=floor)
+
+
+@pytest.mark.parametrize(
+    ("rejected", "total", "share", "refused"),
+    [
+        pytest.param(0, 100, 0.05, False, id="4.4-no-rejected-record"),
+        pytest.param(5, 100, 0.05, False, id="4.4-rejected-share-exactly-at-limit"),
+        pytest.param(6, 100, 0.05, True, id="4.4-rejected-share-above-limit"),
+        pytest.param(1, 2, 0.05, True, id="4.4-one-of-two-records-refused"),
+        pytest.param(1, 1, 0.0, True, id="4.4-share-zero-refuses-any-rejection"),
+        pytest.param(99, 100, 1.0, False, id="4.4-share-one-disables-the-guard"),
+    ],
+)
+def test_rejected_share_guard(rejected, total, share, refused):
+    if refused:
+        with pytest.raises(ImplausibleExtractError, match="nothing was written"):
+            check_rejected_share(rejected, total, max_share=share)
+    else:
+        check_rejected_share(rejected, total, max_share=share)

@@ -384,3 +384,14 @@ def test_tariff_changes_survive_json_and_count() -> None:
         "not_in_billing": 1,
         "fields": {"payment": 1, "payment_interval": 1},
     }
+
+
+def test_rejected_tariff_row_is_left_alone_not_flagged() -> None:
+    """Issue "hostile input" item 4: a tariff row the parser refused is still in the
+    billing; flagging it ``is_in_billing=0`` would be a guess."""
+    changes = diff_tariffs(
+        {"17": billing_tariff()},
+        {"17": view_tariff(), "21": view_tariff("21", userside_id="302")},
+        rejected={"21"},
+    )
+    assert changes.vanished == ()

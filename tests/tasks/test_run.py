@@ -1,143 +1,155 @@
-"""The run around the entities (``usm_billing.tasks.run``): the not-in-billing gate
-(universal-api.md §4.4 Safety; issue 13.11), ``finish`` (userside-api.md §2.1; issues
-13.3, 11.10) and the report's first failure (issue 11.10)."""
+"""The run's gate and extract with malformed records and UserSide's licence cap (issue
+"hostile input", items 4-6): ``verify_extracts`` refuses too many refused records and a
+``row_limit`` that would flag a mass of customers, before any write; records refused one
+by one fail the run from the customer load, after the others were written."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
 import pytest
 
-from usm_billing.exceptions import AfterFailureError, ImplausibleExtractError, RetriableApiError
-from usm_billing.tasks import handoff, run
-from usm_billing.tasks.context import RunParams
-from usm_billing.tasks.results import LoadResult, Plausibility, StartInfo
-from usm_billing.universal_api.catalogues import SystemInformation
-from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
-from usm_billing.userside.customers import UsCustomer, UsView
+from tests.tasks.test_customers import START, FakeUserSide, snapshot, view
+from usm_billing.exceptions import ImplausibleExtractError
+from usm_billing.sync.changes import CustomerChanges, CustomerEdit
+from usm_billing.tasks import customers, run
+from usm_billing.universal_api.catalogues import BillingState, SystemInformation
+from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot, Rejection
+from usm_billing.universal_api.fields import RecordError
+from usm_billing.userside.customers import UsCustomer
 from usm_billing.userside.models import UsSettings
 
-START = StartInfo(settings=UsSettings(), billing_time=0, erp_time=0)
-LOAD = LoadResult(entity="tariffs", counts={}, dry_run=False)
+if TYPE_CHECKING:
+    from usm_billing.tasks.results import StartInfo
 
 
-class Lifecycle:
-    """UserSide's lifecycle calls, recorded; ``down`` makes each of them fail."""
-
-    def __init__(self, *, down: bool = False) -> None:
-        self.calls: list[str] = []
-        self.down = down
-
-    def _call(self, name: str) -> None:
-        self.calls.append(name)
-        if self.down:
-            msg = f"UserSide `u` usm_billing {name}: cannot connect"
-            raise RetriableApiError(msg)
-
-    def system_operation(self, billing_id: int) -> None:
-        self._call("system_operation")
-
-    def set_stop_info(self) -> None:
-        self._call("set_stop_info")
+def capped(row_limit: int) -> StartInfo:
+    return dataclasses.replace(START, settings=UsSettings(row_limit=row_limit))
 
 
-def _extracts(billing: int, userside: int) -> tuple[BillingSnapshot, UsView]:
-    """``billing`` customers in the billing, ``userside`` live ones in UserSide, same ids."""
-    snapshot = BillingSnapshot(
-        system=SystemInformation(date="2026-01-01 00:00:00"),
-        tariffs={},
-        states={},
-        customers={str(i): BillingCustomer(id=str(i)) for i in range(billing)},
+def live(uids: list[str]) -> Any:
+    return view(
+        {u: UsCustomer(billing_uid=u, us_id=i + 1, is_in_billing=1) for i, u in enumerate(uids)}
     )
-    view = UsView(
-        tariffs={},
-        customers={
-            str(i): UsCustomer(billing_uid=str(i), us_id=i + 1, is_in_billing=1)
-            for i in range(userside)
-        },
+
+
+def records(count: int) -> dict[str, BillingCustomer]:
+    return {f"{i:03d}": BillingCustomer(id=f"{i:03d}") for i in range(count)}
+
+
+def rejecting(snap: BillingSnapshot, uids: list[str]) -> BillingSnapshot:
+    refused = tuple(
+        Rejection("customer", u, "balance", "the number '1e9999' is out of range") for u in uids
     )
-    return snapshot, view
+    kept = {k: v for k, v in snap.customers.items() if k not in uids}
+    return dataclasses.replace(snap, customers=kept, rejections=refused)
+
+
+def lifted(ctx: Any) -> Any:
+    ctx.params = dataclasses.replace(ctx.params, allow_mass_not_in_billing=True)
+    return ctx
+
+
+def test_row_limit_dropping_half_trips_the_guard_like_a_disappearance(make_ctx):
+    """§2 row_limit: 200 of 400 live customers dropped by the cap would be flagged."""
+    billing = snapshot(records(400))
+    ctx = make_ctx()
+    counts = run.verify_extracts(ctx, capped(200), billing, live(list(billing.customers)))
+    assert counts.tripped
+    with pytest.raises(ImplausibleExtractError, match="would flag 200 of 400"):
+        run.confirm_not_in_billing(ctx, counts)
+
+
+def test_row_limit_counts_in_the_plausibility_figures(make_ctx):
+    billing = snapshot(records(400))
+    counts = run.verify_extracts(
+        lifted(make_ctx()), capped(200), billing, live(list(billing.customers))
+    )
+    assert (counts.would_flag_not_in_billing, counts.dropped_by_row_limit) == (200, 200)
+
+
+def test_row_limit_within_the_share_passes(make_ctx):
+    billing = snapshot(records(400))
+    counts = run.verify_extracts(make_ctx(), capped(390), billing, live(list(billing.customers)))
+    assert (counts.would_flag_not_in_billing, counts.dropped_by_row_limit) == (10, 10)
 
 
 @pytest.mark.parametrize(
-    ("billing", "userside", "allow", "tripped"),
+    ("refused", "share", "refused_run"),
     [
-        pytest.param(100, 100, False, False, id="4.4-safety-nobody-leaves"),
-        pytest.param(90, 100, False, False, id="4.4-safety-floor-10-allowed"),
-        pytest.param(10, 1000, False, True, id="4.4-safety-mass-departure-trips"),
-        pytest.param(10, 1000, True, False, id="4.4-safety-lifted-by-the-operator"),
+        pytest.param(1, 0.05, False, id="4.4-1-of-40-within-default-share"),
+        pytest.param(3, 0.05, True, id="4.4-3-of-40-above-default-share"),
+        pytest.param(3, 0.1, False, id="4.4-3-of-40-within-configured-share"),
     ],
 )
-def test_verify_extracts_counts_and_trips(make_ctx, billing, userside, allow, tripped):
-    ctx = make_ctx()
-    ctx.params = RunParams(allow_mass_not_in_billing=allow)
-    counts = run.verify_extracts(ctx, *_extracts(billing, userside))
-    assert counts.live_in_userside == userside
-    assert counts.would_flag_not_in_billing == userside - billing
-    assert counts.tripped is tripped
-    # the operator is shown the first customers (billing ids only), sorted
-    assert len(counts.first) == min(run.FIRST_NOT_IN_BILLING, userside - billing)
-    assert list(counts.first) == sorted(counts.first)
+def test_rejected_share_is_judged_before_any_write(make_ctx, refused, share, refused_run):
+    billing = rejecting(snapshot(records(40)), [f"{i:03d}" for i in range(refused)])
+    userside = live(list(records(40)))
+    ctx = make_ctx(max_rejected_share=share)
+    if refused_run:
+        with pytest.raises(ImplausibleExtractError, match=f"{refused} of the 40 customer records"):
+            run.verify_extracts(ctx, START, billing, userside)
+        return
+    counts = run.verify_extracts(ctx, START, billing, userside)
+    assert (counts.rejected, counts.would_flag_not_in_billing) == (refused, 0)  # never flagged
 
 
-def test_the_cli_gate_fails_a_tripped_run_and_passes_the_others(make_ctx):
-    """Issue 13.11: without an operator to ask (the CLI) a tripped guard fails the run
-    and names the flag that lifts it."""
-    ctx = make_ctx()
-    calm = Plausibility(live_in_userside=100, would_flag_not_in_billing=1)
-    assert run.confirm_not_in_billing(ctx, calm) == calm
-    with pytest.raises(ImplausibleExtractError, match="--allow-mass-not-in-billing"):
-        run.confirm_not_in_billing(ctx, Plausibility(1000, 990, tripped=True))
+class FakeBilling:
+    """A billing whose state `9` row was refused, with customer `b` in that state."""
+
+    def get_system_information(self) -> SystemInformation:
+        return SystemInformation(date="2026-11-25 10:00:00")
+
+    def get_tariff_list(self) -> tuple[dict, list]:
+        return {}, []
+
+    def get_user_state_list(self) -> tuple[dict, list]:
+        return {"5": BillingState(id="5", functional="work")}, [
+            RecordError("state", "9", "functional", "expected text, got a JSON object")
+        ]
+
+    def get_user_list(self, *, seal: Any = None, keep_child_id: bool = False) -> tuple[dict, list]:
+        customers = {
+            "a": BillingCustomer(id="a", state_id="5"),
+            "b": BillingCustomer(id="b", state_id="9"),
+            "c": BillingCustomer(id="c", state_id="5"),
+        }
+        return customers, [RecordError("customer", "d", "tariff", "expected an object")]
 
 
-BOTH = ["system_operation", "set_stop_info"]
-
-
-@pytest.mark.parametrize(
-    ("started", "loads", "dry_run", "calls"),
-    [
-        pytest.param(START, (LOAD, LOAD), False, BOTH, id="2.1"),
-        pytest.param(START, (LOAD, None), False, BOTH, id="2.1-a-load-failed"),
-        pytest.param(START, (LOAD, LOAD), True, ["set_stop_info"], id="11.10-dry-run"),
-        pytest.param(START, (None, None), False, ["set_stop_info"], id="13.11-no-load-ran"),
-        pytest.param(None, (None, None), False, [], id="13.3-start-failed-nothing-to-finish"),
-    ],
-)
-def test_finish_sends_what_the_run_did(make_ctx, started, loads, dry_run, calls):
-    userside = Lifecycle()
-    ctx = make_ctx(userside, dry_run=dry_run)
-    assert run.finish(ctx, started, *loads) is (started is not None)
-    assert userside.calls == calls
-
-
-def test_finish_after_a_failure_fails_at_once(make_ctx):
-    """Issue 13.3: after an earlier failure a failed closing call is not retried (the DAG's
-    retry policy fails AfterFailureError at once), so the alert is not held back; in a
-    healthy run the outage is retried as usual."""
-    from airflow.sdk import RetryAction
-
-    from usm_billing.dag import RETRY_POLICY
-
-    with pytest.raises(AfterFailureError, match="not retried") as failed:
-        run.finish(make_ctx(Lifecycle(down=True)), START, LOAD, None)
-    assert "cannot connect" in str(failed.value)
-    assert RETRY_POLICY.evaluate(failed.value, 1, 4).action == RetryAction.FAIL
-    with pytest.raises(RetriableApiError):
-        run.finish(make_ctx(Lifecycle(down=True)), START, LOAD, LOAD)
-
-
-def test_report_names_the_first_failure_first(make_ctx):
-    """Issue 11.10: UserSide down mid-run fails the customer load, then ``finish``; the
-    report names the customer load first, whatever order the files are read in."""
-    ctx = make_ctx()
-    handoff.record_failure(ctx.config, ctx.run_id, "load_customers", "UserSide down")
-    handoff.record_failure(ctx.config, ctx.run_id, "finish", "system_operation: cannot connect")
-    handoff.record_failure(ctx.config, ctx.run_id, "load_tariffs", "an earlier try")
-    handoff.clear_failure(ctx.config, ctx.run_id, "load_tariffs")  # its retry succeeded
-    report = run.report(ctx, None, LOAD, None, None, None, None, None)
-    assert [(e.record, e.error) for e in report.errors] == [
-        ("load_customers", "UserSide down"),
-        ("finish", "system_operation: cannot connect"),
+def test_extract_refuses_customers_of_a_refused_state(make_ctx):
+    """§3.5: an unknown state is passed to UserSide raw, so a refused state row would
+    become a guessed state; its customers are refused instead."""
+    billing = run.extract_billing(make_ctx(billing=FakeBilling()))
+    assert sorted(billing.customers) == ["a", "c"]
+    assert billing.rejected == ("b", "d")
+    assert [(r.kind, r.record_id, r.field) for r in billing.rejections] == [
+        ("state", "9", "functional"),
+        ("customer", "d", "tariff"),
+        ("customer", "b", "state_id"),
     ]
-    assert report.first_error is not None
-    assert report.first_error.record == "load_customers"
-    assert "load_customers" in report.incomplete
-    assert "finish" in report.incomplete
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "customer_id", "failed"),
+    [
+        pytest.param(False, None, ["customer x", "customer y"], id="4.4-rejected-fail-the-load"),
+        pytest.param(True, None, ["customer x", "customer y"], id="4.4-dry-run-reports-them-too"),
+        pytest.param(False, "y", ["customer y"], id="4.4-one-customer-run-its-own-rejection"),
+        pytest.param(False, "a", [], id="4.4-one-customer-run-others-not-reported"),
+    ],
+)
+def test_customer_load_reports_rejected_records_after_writing_the_others(
+    make_ctx, dry_run, customer_id, failed
+):
+    fake = FakeUserSide()
+    fake.view = {"a": 1}
+    billing = rejecting(snapshot({"a": BillingCustomer(id="a", full_name="A")}), ["x", "y"])
+    changes = CustomerChanges(edits=(CustomerEdit("a", 1, {"name": "A"}, {}),))
+    ctx = make_ctx(userside=fake, dry_run=dry_run, customer_id=customer_id)
+    result = customers.load(ctx, changes, START, billing, view({}), None, None)
+    assert [f.record for f in result.load.failed] == failed
+    for failure in result.load.failed:
+        assert "field `balance`: the number '1e9999' is out of range" in failure.error
+    assert result.load.write_requests == (0 if dry_run else 1)  # `a` written all the same

@@ -65,7 +65,7 @@ def test_company_id_that_is_an_object_names_the_field() -> None:
             ("T-100", "TV-1"),
             id="1.2-list-with-hole-as-object",
         ),
-        pytest.param("A&B+1", {}, "id", "A_B_1", id="4.6.10-ampersand-and-plus-in-id"),
+        pytest.param("A&B+1", {"login": "a"}, "id", "A_B_1", id="4.6.10-ampersand-and-plus-in-id"),
         pytest.param(
             "1",
             {"phone": [{"number": "+38 (050) 123-45-67; 0577001122", "flag_main": "1"}]},
@@ -98,7 +98,11 @@ def test_company_id_that_is_an_object_names_the_field() -> None:
             "777001", {"login": 777001}, "login", "777001", id="manifest-ubilling-json-int-login"
         ),
         pytest.param(
-            "1", {"account_number": None}, "account_number", "", id="manifest-ubilling-null"
+            "1",
+            {"login": "a", "account_number": None},
+            "account_number",
+            "",
+            id="manifest-ubilling-null",
         ),
     ],
 )

@@ -135,8 +135,10 @@ def test_marks(raw, expected):
         pytest.param({"password": "s3cret"}, None, None, id="4.5-password-dropped-unless-sealed"),
         pytest.param({"password": "s3cret"}, "<{}>", "<s3cret>", id="4.5-password-kept-sealed"),
         pytest.param({"password": 1234}, "<{}>", "<1234>", id="1.2-password-number-as-text"),
-        pytest.param({"password": ""}, "<{}>", None, id="4.5-empty-password-not-imported"),
-        pytest.param({}, "<{}>", None, id="4.5-absent-password-not-imported"),
+        pytest.param(
+            {"login": "a", "password": ""}, "<{}>", None, id="4.5-empty-password-not-imported"
+        ),
+        pytest.param({"login": "a"}, "<{}>", None, id="4.5-absent-password-not-imported"),
         pytest.param({"password": {"x": 1}}, "<{}>", None, id="1.2-password-object-ignored"),
     ],
 )
@@ -233,7 +235,10 @@ def test_hook_reads_services_messages_and_children(billing_hook, requests_mock):
             "get_user_messages": {
                 "1": {"id": 1, "user_id": 2, "msg_date": "2024-03-01", "subject": "S", "text": "t"}
             },
-            "get_user_list": {"1": {"login": "a", "account": {"5": {"login": "b"}}}, "2": {}},
+            "get_user_list": {
+                "1": {"login": "a", "account": {"5": {"login": "b"}}},
+                "2": {"login": "c"},
+            },
         }[request_name]
 
     requests_mock.get("http://billing.test/", json=reply)

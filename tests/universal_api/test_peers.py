@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import PEERS
 from usm_billing.exceptions import FatalApiError
 from usm_billing.universal_api.catalogues import BillingTariff
-from usm_billing.universal_api.customers import parse_customer
-from usm_billing.universal_api.payload import decode_body, iter_items
+from usm_billing.universal_api.customers import collect_customers, parse_customer
+from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,6 +52,20 @@ def test_every_capture_is_accepted(path: Path):
     if request == "get_tariff_list":
         for key, row in iter_items(value):
             BillingTariff.from_raw(key, row)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _captures() if _request(p) == "get_user_list" and "customer_id" not in p.name],
+    ids=lambda p: str(p.relative_to(PEERS)),
+)
+def test_every_customer_list_is_read_without_a_refused_record(path: Path):
+    """The hook's own reading (row by row, repeated ids and deep rows refused) refuses
+    nothing a real billing sent."""
+    rows = iter_json_items(_body(path), source="peer")
+    customers, errors = collect_customers(rows)
+    assert errors == []
+    assert customers
 
 
 def test_captures_are_present(peers):

@@ -2,9 +2,9 @@
 through the hooks, then UserSide's clock; ``python -m usm_billing check`` prints the
 report or one line on stderr.
 
-Nothing is written anywhere. Keys never appear: error texts come from the hooks, which
-never put the key in a message, and the base URL is printed without credentials or
-``key=``.
+Nothing is written anywhere. Keys never appear: error texts are redacted where they are
+built (also when a billing echoes the key), the report text once more as a whole, and the
+base URL is printed without credentials or ``key=``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from usm_billing.check.judge import build_report
 from usm_billing.check.render import render
 from usm_billing.check.report import Probe, needed_methods
 from usm_billing.config import load_config
-from usm_billing.exceptions import ApiError, FatalApiError, UsmBillingError
-from usm_billing.transport import redact
+from usm_billing.exceptions import ApiError, FatalApiError, UsmBillingError, redact
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.userside.hook import UserSideHook
 
@@ -81,8 +80,9 @@ def base_url(billing: UniversalApiHook) -> str:
 
 def run_check(config: BillingConfig) -> CheckReport:
     """Probe, validate and judge one billing (raises when the billing cannot be asked)."""
-    billing = UniversalApiHook(config.billing_conn_id, dialect=config.billing_name, attempts=1)
-    userside = UserSideHook(config.userside_conn_id, attempts=1)
+    options = {**config.request_options, "attempts": 1}
+    billing = UniversalApiHook(config.billing_conn_id, dialect=config.billing_name, **options)
+    userside = UserSideHook(config.userside_conn_id, **options)
     probes, erp = collect(config, billing, userside)
     return build_report(config, probes, erp, url=base_url(billing))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from usm_billing.exceptions import redact
+
 if TYPE_CHECKING:
     from usm_billing.check.report import CheckReport
 
@@ -46,4 +48,5 @@ def render(report: CheckReport) -> str:
     for severity in ("blocking", "warning", "note"):
         lines.extend(f"{severity}: {f.text}" for f in report.findings if f.severity == severity)
     lines.append(f"verdict: {report.verdict}")
-    return "\n".join(line for line in lines if line)
+    # the texts come from the billing's own replies, which may echo a key anywhere
+    return redact("\n".join(line for line in lines if line))

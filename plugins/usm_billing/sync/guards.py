@@ -12,7 +12,7 @@ import math
 
 from usm_billing.exceptions import ImplausibleExtractError
 
-__all__ = ["allowed_not_in_billing", "check_not_in_billing"]
+__all__ = ["allowed_not_in_billing", "check_not_in_billing", "check_rejected_share"]
 
 
 def allowed_not_in_billing(live: int, *, max_share: float, floor: int) -> int:
@@ -43,5 +43,22 @@ def check_not_in_billing(
         "customers really left the billing, approve the run's `confirm_not_in_billing` "
         "request, or trigger one run with the param `allow_mass_not_in_billing` set (CLI: "
         "`--allow-mass-not-in-billing`)."
+    )
+    raise ImplausibleExtractError(msg)
+
+
+def check_rejected_share(
+    rejected: int, total: int, *, max_share: float, billing_label: str = "billing"
+) -> None:
+    """Raise when more than ``max_share`` of the ``total`` customer records the billing sent
+    were refused (``rejected``): that many malformed records is a broken export, and
+    what the rest says cannot be trusted either. Fewer are skipped one by one (and fail
+    the run after the others were written)."""
+    if rejected <= max_share * total:
+        return
+    msg = (
+        f"{billing_label}: {rejected} of the {total} customer records the billing sent were "
+        f"refused (max_rejected_share={max_share:g}); nothing was written. The refused "
+        "records are listed above, each with its field and the reason."
     )
     raise ImplausibleExtractError(msg)

@@ -21,7 +21,7 @@ from usm_billing.sync.normalize import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from usm_billing.universal_api.catalogues import BillingTariff
     from usm_billing.userside.models import UsTariff
@@ -98,9 +98,12 @@ def diff_tariffs(
     userside: Mapping[str, UsTariff],
     *,
     billing_label: str = "billing",
+    rejected: Collection[str] = (),
 ) -> TariffChanges:
     """The tariff change set. An empty billing catalogue next to tariffs UserSide still
-    considers in the billing is refused: it is an outage, not a catalogue (spec §4.6.1)."""
+    considers in the billing is refused: it is an outage, not a catalogue (spec §4.6.1).
+    ``rejected`` are the billing's tariff rows that could not be read: left alone, never
+    flagged "not in billing"."""
     live_in_userside = [t for t in userside.values() if loose_equal(t.is_in_billing, 1)]
     if not billing and live_in_userside:
         msg = (
@@ -123,6 +126,6 @@ def diff_tariffs(
     vanished = [
         TariffEdit(view.us_id, key, {"is_in_billing": 0}, {"is_in_billing": view.is_in_billing})
         for key, view in sorted(userside.items())
-        if key not in billing and loose_equal(view.is_in_billing, 1)
+        if key not in billing and key not in rejected and loose_equal(view.is_in_billing, 1)
     ]
     return TariffChanges(tuple(adds), tuple(edits), tuple(vanished))

@@ -47,18 +47,10 @@ class RunContext:
         """How errors name the billing: by its connection id, never by URL or key."""
         return f"billing `{self.config.billing_conn_id}`"
 
-    @property
-    def _request_options(self) -> dict[str, float | int]:
-        """What both hooks take from the config: one request's deadline and its tries."""
-        return {
-            "timeout": self.config.request_timeout_seconds,
-            "attempts": self.config.request_attempts,
-        }
-
     @cached_property
     def billing(self) -> UniversalApiHook:
         """The billing's hook, made on first use: a task builds only the hooks it uses."""
-        options = self._request_options
+        options = self.config.request_options
         return UniversalApiHook(
             self.config.billing_conn_id, dialect=self.config.billing_name, **options
         )
@@ -66,7 +58,7 @@ class RunContext:
     @cached_property
     def userside(self) -> UserSideHook:
         """UserSide's hook; made on first use (a task that only diffs never needs it)."""
-        return UserSideHook(self.config.userside_conn_id, **self._request_options)
+        return UserSideHook(self.config.userside_conn_id, **self.config.request_options)
 
     @cached_property
     def passwords(self) -> PasswordBox | None:

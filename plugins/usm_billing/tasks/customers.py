@@ -279,8 +279,18 @@ def load(
     addresses: AddressResult | None,
     catalogues: CatalogueResult | None,
 ) -> CustomerResult:
-    """Create missing customers, read their new ids back, then write every field."""
+    """Create missing customers, read their new ids back, then write every field. The
+    customer records the billing sent malformed are this load's failures too: left alone
+    in UserSide, reported with field and reason, and the run fails after the others were
+    written."""
     writes = Writes("customers", ctx.userside, dry_run=ctx.params.dry_run)
+    only = ctx.params.customer_id
+    for rejection in billing.rejections:
+        if rejection.kind == "customer" and only in (None, rejection.record_id):
+            writes.fail(
+                f"customer {rejection.record_id}",
+                f"refused as read from the billing: field `{rejection.field}`: {rejection.reason}",
+            )
     if ctx.params.dry_run or changes.is_empty:
         return CustomerResult(load=writes.result(changes.summary()))
     uid_of = {e.us_id: e.billing_uid for e in changes.edits if e.us_id is not None}

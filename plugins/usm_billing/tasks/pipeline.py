@@ -96,7 +96,7 @@ PIPELINE: tuple[Step, ...] = (
         "verify_extracts",
         run.verify_extracts,
         Plausibility,
-        inputs=("extract_billing", "extract_userside"),
+        inputs=("start", "extract_billing", "extract_userside"),
     ),
     Step(
         "confirm_not_in_billing",

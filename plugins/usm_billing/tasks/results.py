@@ -31,12 +31,17 @@ class StartInfo:
 
 @dataclass(frozen=True)
 class Plausibility:
-    """The gate's figures (:func:`usm_billing.tasks.run.verify_extracts`): ``tripped`` when
-    the run would flag more customers "not in billing" than the guard allows, with the
-    first of them (billing ids) for the operator who decides."""
+    """The gate's figures (:func:`usm_billing.tasks.run.verify_extracts`):
+    ``would_flag_not_in_billing`` includes the customers UserSide's ``row_limit`` drops
+    (``dropped_by_row_limit`` counts those of the billing, live in UserSide or not);
+    ``rejected``, the billing's customer records refused; ``tripped`` when the run would
+    flag more customers "not in billing" than the guard allows, with the first of them
+    (billing ids) for the operator who decides."""
 
     live_in_userside: int
     would_flag_not_in_billing: int
+    rejected: int = 0
+    dropped_by_row_limit: int = 0
     tripped: bool = False
     first: tuple[str, ...] = ()
 

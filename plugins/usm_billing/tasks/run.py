@@ -8,13 +8,18 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
-from usm_billing.exceptions import AfterFailureError, ApiError
-from usm_billing.sync.customers import require_plausible_count
-from usm_billing.sync.guards import allowed_not_in_billing, check_not_in_billing
+from usm_billing.exceptions import AfterFailureError, ApiError, ConfigError
+from usm_billing.sync.customers import limit_rows, require_plausible_count
+from usm_billing.sync.guards import (
+    allowed_not_in_billing,
+    check_not_in_billing,
+    check_rejected_share,
+)
 from usm_billing.sync.normalize import loose_equal
 from usm_billing.tasks import handoff
 from usm_billing.tasks.results import Failure, Plausibility, RunReport, StartInfo
-from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.universal_api.customers import BillingSnapshot, Rejection
+from usm_billing.universal_api.fields import RecordError
 from usm_billing.userside.customers import UsView
 
 if TYPE_CHECKING:
@@ -68,16 +73,23 @@ def start(ctx: RunContext) -> StartInfo:
 
 
 def extract_billing(ctx: RunContext) -> BillingSnapshot:
-    """Everything the diffs need from the billing; aborts before any write when implausible."""
+    """Everything the diffs need from the billing; aborts before any write when implausible.
+    A customer whose state row was refused is refused too: its UserSide state would be a
+    guess (spec §3.5 passes unknown states through raw)."""
     billing, config = ctx.billing, ctx.config
     system = billing.get_system_information()
     tariffs, tariff_errors = billing.get_tariff_list()
-    states = billing.get_user_state_list()
+    states, state_errors = billing.get_user_state_list()
     box = ctx.passwords
     customers, customer_errors = billing.get_user_list(
         seal=box.seal if box is not None else None, keep_child_id=config.dont_change_child_id
     )
-    for error in [*tariff_errors, *customer_errors]:
+    bad_states = {e.record_id for e in state_errors}
+    for uid in [uid for uid, c in customers.items() if c.state_id in bad_states]:
+        state = customers.pop(uid).state_id
+        reason = f"its state `{state}` was refused in get_user_state_list"
+        customer_errors.append(RecordError("customer", uid, "state_id", reason))
+    for error in [*tariff_errors, *state_errors, *customer_errors]:
         log.warning("Skipped: %s", error)
     require_plausible_count(len(customers) + len(customer_errors), billing_label=ctx.label)
     log.info(
@@ -92,7 +104,9 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
         tariffs=tariffs,
         states=states,
         customers=customers,
-        rejected=tuple(sorted(e.record_id for e in customer_errors)),
+        rejections=tuple(
+            Rejection.of(e) for e in [*tariff_errors, *state_errors, *customer_errors]
+        ),
     )
 
 
@@ -116,11 +130,26 @@ def extract_userside(ctx: RunContext) -> UsView:
     return view
 
 
-def verify_extracts(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> Plausibility:
-    """The gate's figures: how many of the billing's live UserSide customers this run would
-    flag "not in billing", and whether that trips the guard
-    (:func:`usm_billing.sync.guards.check_not_in_billing`) unless the operator lifted it."""
-    present = set(billing.customers) | set(billing.rejected)
+def verify_extracts(
+    ctx: RunContext, start: StartInfo, billing: BillingSnapshot, userside: UsView
+) -> Plausibility:
+    """The gate's figures: refuse a run for a ``customer_id`` the billing does not have
+    (it would silently do nothing) and one in which too many of the billing's customer
+    records were refused (:func:`usm_billing.sync.guards.check_rejected_share`); count
+    how many of the billing's live UserSide customers this run would flag "not in
+    billing", those UserSide's licence cap ``row_limit`` leaves out included, and whether
+    that trips the guard (:func:`usm_billing.sync.guards.check_not_in_billing`) unless
+    the operator lifted it: ``confirm_not_in_billing`` decides then."""
+    rejected = billing.rejected
+    only = ctx.params.customer_id
+    if only is not None and only not in billing.customers and only not in rejected:
+        msg = (
+            f"param `customer_id`: `{only}` is not a customer of {ctx.label} "
+            f"({len(billing.customers) + len(rejected)} customers); nothing was written"
+        )
+        raise ConfigError(msg)
+    kept, dropped = limit_rows(billing.customers, start.settings.row_limit)
+    present = set(kept) | set(rejected)
     live = [uid for uid, row in userside.customers.items() if loose_equal(row.is_in_billing, 1)]
     leaving = sorted(uid for uid in live if uid not in present)
     config = ctx.config
@@ -134,15 +163,26 @@ def verify_extracts(ctx: RunContext, billing: BillingSnapshot, userside: UsView)
     counts = Plausibility(
         live_in_userside=len(live),
         would_flag_not_in_billing=len(leaving),
+        rejected=len(rejected),
+        dropped_by_row_limit=len(dropped),
         tripped=tripped,
         first=tuple(leaving[:FIRST_NOT_IN_BILLING]),
     )
     log.info(
-        "Plausibility: %d of %d live customers would be flagged not in billing (%d allowed)%s",
+        "Plausibility: %d of %d live customers would be flagged not in billing (%d allowed, "
+        "%d left out by row_limit), %d records refused%s",
         len(leaving),
         len(live),
         allowed,
+        len(dropped),
+        len(rejected),
         ": the guard trips" if tripped else "",
+    )
+    check_rejected_share(
+        len(rejected),
+        len(billing.customers) + len(rejected),
+        max_share=ctx.config.max_rejected_share,
+        billing_label=ctx.label,
     )
     return counts
 

@@ -22,7 +22,12 @@ __all__ = ["diff", "load"]
 
 def diff(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> TariffChanges:
     """Plan the tariff writes; each planned change is an audit line (unless ``without_log``)."""
-    changes = diff_tariffs(billing.tariffs, userside.tariffs, billing_label=ctx.label)
+    changes = diff_tariffs(
+        billing.tariffs,
+        userside.tariffs,
+        billing_label=ctx.label,
+        rejected={r.record_id for r in billing.rejections if r.kind == "tariff"},
+    )
     audit(
         ctx,
         "tariff",

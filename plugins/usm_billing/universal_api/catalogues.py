@@ -20,7 +20,7 @@ from usm_billing.universal_api.fields import (
     Text,
     to_text,
 )
-from usm_billing.universal_api.payload import as_object, pick_keys
+from usm_billing.universal_api.payload import Unreadable, as_object, pick_keys
 
 __all__ = [
     "BillingService",
@@ -59,6 +59,8 @@ class BillingTariff(BillingRow):
     def from_raw(cls, key: str, raw: Any) -> BillingTariff:
         """The tariff of one ``get_tariff_list`` row; the nested ``speed`` object becomes
         ``speed_up``/``speed_down``. :class:`RecordError` for a row that is no JSON object."""
+        if isinstance(raw, Unreadable):
+            raise RecordError("tariff", key, raw.field, raw.reason)  # noqa: EM101
         if not isinstance(raw, dict):
             raise RecordError("tariff", key, "(row)", "expected a JSON object")  # noqa: EM101
         speed = as_object(raw.get("speed"))

@@ -15,11 +15,21 @@ import json
 import re
 from typing import Any
 
-from usm_billing.universal_api.fields import NO_DATES, scalar_text, to_decimal, to_text
+from usm_billing.universal_api.fields import (
+    NO_DATES,
+    sane_date,
+    scalar_text,
+    shown,
+    to_date,
+    to_decimal,
+    to_text,
+)
 from usm_billing.universal_api.payload import first_object, iter_items
 
 __all__ = [
+    "EMPTY",
     "address",
+    "date_connect",
     "emails",
     "field_values",
     "ids",
@@ -28,8 +38,36 @@ __all__ = [
     "record_crc",
     "services",
     "tags",
+    "tariff",
     "tariff_ids",
 ]
+
+#: What a billing sends for "none" in place of any collection (PHP's empty array, null).
+EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+def _collection(value: Any, what: str) -> None:
+    """Refuse a scalar where a collection belongs: read as "none", it would drop every
+    tariff or IP binding of the customer in UserSide (nothing is guessed)."""
+    if not isinstance(value, (dict, list)) and value not in EMPTY:
+        msg = f"expected {what}, got {type(value).__name__} {shown(value)}"
+        raise ValueError(msg)
+
+
+def tariff(value: Any) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+    """``tariff``: the ids of ``current`` and ``new[0]`` as ``(id, date_start)`` (§3.13).
+    A ``tariff`` or ``current`` of the wrong shape is refused, not read as "no tariff"."""
+    if isinstance(value, list) and value:
+        msg = "expected an object with `current` and `new`, got a JSON list"
+        raise ValueError(msg)
+    _collection(value, "an object with `current` and `new`")
+    tariff = value if isinstance(value, dict) else {}
+    _collection(tariff.get("current"), "`current` as a list or an object")
+    _collection(tariff.get("new"), "`new` as a list or an object")
+    current = tariff_ids(tariff.get("current"))
+    new_row = first_object(tariff.get("new"))
+    new_id = to_text(new_row.get("id"))
+    return current, ((new_id, to_date(new_row.get("date_start"))) if new_id else None)
 
 
 def tariff_ids(value: Any) -> tuple[str, ...]:
@@ -90,17 +128,37 @@ def address(value: Any) -> dict[str, Any]:
 
 def ip_mac(value: Any) -> tuple[tuple[str, str, str], ...] | None:
     """``ip_mac`` entries as ``(ip, mac, local_ip)`` texts (spec §3.13); ``None`` when the
-    record has none. Keys are ignored: they are IPs or counters (spec §1.2)."""
-    entries = tuple(
-        (
-            scalar_text(item.get("ip")),
-            scalar_text(item.get("mac")),
-            scalar_text(item.get("local_ip")),
+    record has none. Keys are ignored: they are IPs or counters (spec §1.2); entries that
+    are no object are ignored. An ``ip_mac`` of the wrong shape (a scalar, or entries none
+    of which is an object) is refused: read as "no bindings", it would delete every IP of
+    the customer (§4.4)."""
+    _collection(value, "an object or a list of entries")
+    entries = []
+    skipped: Any = None
+    for key, item in iter_items(value):
+        if not isinstance(item, dict):
+            skipped = (key, item) if skipped is None else skipped
+            continue
+        ip = item.get("ip")
+        if isinstance(ip, (dict, list)):
+            msg = f"entry `{key[:40]}`: `ip` is a JSON {type(ip).__name__}, not an address"
+            raise ValueError(msg)
+        entries.append(
+            (scalar_text(ip), scalar_text(item.get("mac")), scalar_text(item.get("local_ip")))
         )
-        for _key, item in iter_items(value)
-        if isinstance(item, dict)
-    )
-    return entries or None
+    if skipped is not None and not entries:
+        msg = f"no entry is an object (entry `{skipped[0][:40]}` is {shown(skipped[1])})"
+        raise ValueError(msg)
+    return tuple(entries) or None
+
+
+def date_connect(value: Any) -> str:
+    """``date_connect``: ``0000-00-00`` is ``1970-01-01`` (spec §3.13), the others as sent
+    unless implausible (:func:`~usm_billing.universal_api.fields.sane_date`)."""
+    connect = to_text(value).strip()
+    if connect.startswith("0000-00-00"):
+        return "1970-01-01" + connect[10:]
+    return sane_date(connect) if connect else ""
 
 
 def _item_id(key: str, item: Any, *, listed: bool) -> str:

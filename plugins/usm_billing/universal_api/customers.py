@@ -21,20 +21,31 @@ from usm_billing.universal_api.catalogues import (
     SystemInformation,
 )
 from usm_billing.universal_api.fields import (
+    MAX_KEY_LENGTH,
     RecordError,
     customer_key,
-    scalar_text,
+    shown,
     to_date,
     to_decimal,
     to_int,
     to_text,
 )
-from usm_billing.universal_api.payload import as_object, first_object, iter_items
+from usm_billing.universal_api.payload import Unreadable, as_object, first_object, iter_items
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["BillingCustomer", "BillingSnapshot", "customer_records", "parse_customer"]
+__all__ = [
+    "MAX_ACCOUNT_DEPTH",
+    "BillingCustomer",
+    "BillingSnapshot",
+    "Rejection",
+    "collect_customers",
+    "customer_records",
+    "parse_customer",
+]
+
+MAX_ACCOUNT_DEPTH = 8  # child accounts of child accounts (§3.13 `account`), levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +117,11 @@ def parse_customer(
     child record (:func:`customer_records`).
     """
     key = customer_key(raw_key)
-    if not isinstance(raw, dict):
-        raise RecordError("customer", key, "(row)", "expected a JSON object")  # noqa: EM101
+    _check_row(key, raw)
     field = "(row)"
     try:
         field = "tariff"
-        tariff = as_object(raw.get("tariff"))
-        current = parts.tariff_ids(tariff.get("current"))
-        new_row = first_object(tariff.get("new"))
-        new_id = to_text(new_row.get("id"))
-        tariff_new = (new_id, to_date(new_row.get("date_start"))) if new_id else None
+        current, tariff_new = parts.tariff(raw.get("tariff"))
         field = "agreement"
         agreement = first_object(raw.get("agreement"))
         values: dict[str, Any] = {
@@ -146,10 +152,7 @@ def parse_customer(
         field = "is_disable"
         values["is_disable"] = 1 if to_int(raw.get("is_disable")) else 0
         field = "date_connect"
-        connect = to_text(raw.get("date_connect")).strip()
-        values["date_connect"] = (
-            "1970-01-01" + connect[10:] if connect.startswith("0000-00-00") else connect
-        )
+        values["date_connect"] = parts.date_connect(raw.get("date_connect"))
         field = "date_activity"
         values["date_activity"] = to_date(raw.get("date_activity"))
         field = "traffic"
@@ -176,7 +179,11 @@ def parse_customer(
         field = "mark"
         values["marks"] = parts.ids(raw.get("mark"))
         field = "password"
-        password = scalar_text(raw.get("password"))
+        # no length limit: its error message would show the start of the password
+        raw_password = raw.get("password")
+        password = (
+            "" if isinstance(raw_password, (dict, list)) else to_text(raw_password, limit=None)
+        )
         if seal is not None and password != "":
             values["password"] = seal(password)
         values["parent"] = customer_key(parent) if parent != "" else ""
@@ -185,32 +192,115 @@ def parse_customer(
         values["crc"] = parts.record_crc(raw)
     except ValueError as err:
         raise RecordError("customer", key, field, str(err)) from None  # noqa: EM101
+    except RecursionError:  # the checksum walks the whole record
+        raise RecordError("customer", key, field, "nested too deeply to read") from None  # noqa: EM101
     return BillingCustomer(**values)
 
 
+def _check_row(key: str, raw: Any) -> None:
+    """Refuse what is no customer record at all, before any field is read: a row that is
+    no object or too deep to read, an id over :data:`MAX_KEY_LENGTH`, a record whose
+    every field but ``id`` is null or empty (it would blank the customer in UserSide)."""
+    if isinstance(raw, Unreadable):
+        raise RecordError("customer", key, raw.field, raw.reason)  # noqa: EM101
+    if len(key) > MAX_KEY_LENGTH:
+        reason = f"an id of {len(key)} characters ({shown(key)}); at most {MAX_KEY_LENGTH}"
+        raise RecordError("customer", key, "id", reason)  # noqa: EM101
+    if not isinstance(raw, dict):
+        raise RecordError("customer", key, "(row)", "expected a JSON object")  # noqa: EM101
+    if all(value in parts.EMPTY for name, value in raw.items() if name != "id"):
+        reason = "every field is null or empty; nothing would be left of the customer"
+        raise RecordError("customer", key, "(row)", reason)  # noqa: EM101
+
+
 def customer_records(
-    raw_key: Any, raw: Any, *, keep_child_id: bool = False, parent: str = ""
+    raw_key: Any, raw: Any, *, keep_child_id: bool = False, parent: str = "", depth: int = 0
 ) -> Iterator[tuple[str, Any, str]]:
     """``(customer id, record, parent id)`` of one ``get_user_list`` row and of its child
     accounts (``account``, keyed by child id, each a full customer record, §3.13): a child
     is ``"<parent>_<child>"``, or the child id alone with ``dont_change_child_id``
-    (userside-api.md §4). Children of children are followed too."""
+    (userside-api.md §4). Children of children are followed too, down to
+    :data:`MAX_ACCOUNT_DEPTH` levels; a deeper child is :class:`Unreadable`."""
     key = customer_key(raw_key)
+    if depth > MAX_ACCOUNT_DEPTH:
+        reason = f"child accounts nested deeper than {MAX_ACCOUNT_DEPTH} levels"
+        yield key, Unreadable("account", reason), parent
+        return
     yield key, raw, parent
     accounts = raw.get("account") if isinstance(raw, dict) else None
     for child_key, child in iter_items(accounts):
         if not isinstance(child, dict):
             continue
         child_id = customer_key(child_key) if keep_child_id else f"{key}_{customer_key(child_key)}"
-        yield from customer_records(child_id, child, keep_child_id=keep_child_id, parent=key)
+        yield from customer_records(
+            child_id, child, keep_child_id=keep_child_id, parent=key, depth=depth + 1
+        )
+
+
+def collect_customers(
+    rows: Iterable[tuple[str, Any]],
+    *,
+    seal: Callable[[str], str] | None = None,
+    keep_child_id: bool = False,
+) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
+    """Customers by UserSide-side key from ``get_user_list``'s (key, row) pairs, child
+    accounts included, and the records refused. An id that occurs twice (a key repeated
+    in the JSON, keys that differ only in ``&``/``+``, a child id equal to another id)
+    refuses every record of that id: which one is right cannot be known."""
+    customers: dict[str, BillingCustomer] = {}
+    errors: list[RecordError] = []
+    seen: dict[str, int] = {}
+    for row_key, row in rows:
+        for key, raw, parent in customer_records(row_key, row, keep_child_id=keep_child_id):
+            seen[key] = seen.get(key, 0) + 1
+            try:
+                customer = parse_customer(key, raw, seal=seal, parent=parent)
+            except RecordError as err:
+                errors.append(err)
+                continue
+            customers[customer.id] = customer
+    for key, count in seen.items():
+        if count > 1:
+            customers.pop(key, None)
+            reason = f"the billing sent {count} records with this id; all of them are refused"
+            errors.extend(RecordError("customer", key, "id", reason) for _ in range(count))
+    return customers, errors
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One billing record the run refused, for the report: what it is, which field, why
+    (values cut short)."""
+
+    kind: str
+    record_id: str
+    field: str
+    reason: str
+
+    @classmethod
+    def of(cls, error: RecordError) -> Rejection:
+        """The rejection of a parse error; an id too long to be one is cut short."""
+        record_id = error.record_id
+        if len(record_id) > MAX_KEY_LENGTH:
+            record_id = record_id[:MAX_KEY_LENGTH] + "…"
+        return cls(error.kind, record_id, error.field, error.reason)
+
+    def __str__(self) -> str:
+        return f"{self.kind} `{self.record_id[:64]}`: field `{self.field}`: {self.reason}"
 
 
 @dataclass(frozen=True)
 class BillingSnapshot:
-    """What one run read from the billing, parsed; ``rejected`` are the unusable records."""
+    """What one run read from the billing, parsed; ``rejections`` are the unusable
+    records (customers, tariffs, states)."""
 
     system: SystemInformation
     tariffs: dict[str, BillingTariff]
     states: dict[str, BillingState]
     customers: dict[str, BillingCustomer]
-    rejected: tuple[str, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        """The ids of the customers refused: left alone in UserSide, never flagged."""
+        return tuple(sorted({r.record_id for r in self.rejections if r.kind == "customer"}))

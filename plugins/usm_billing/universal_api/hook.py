@@ -8,6 +8,7 @@ The connection host is the billing's full base URL and may already carry a query
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,15 +22,26 @@ from usm_billing.universal_api.catalogues import (
     NamedItem,
     SystemInformation,
 )
-from usm_billing.universal_api.customers import BillingCustomer, customer_records, parse_customer
+from usm_billing.universal_api.customers import BillingCustomer, collect_customers
 from usm_billing.universal_api.fields import RecordError, scalar_text
 from usm_billing.universal_api.messages import BillingMessage, parse_messages
-from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
+from usm_billing.universal_api.payload import Unreadable, decode_body, iter_json_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from pydantic import BaseModel
+
 __all__ = ["UniversalApiHook"]
+
+log = logging.getLogger(__name__)
+
+_STATUS_REASONS = {  # the usual cause of an HTTP error
+    400: "unknown request for this billing",
+    404: "unknown request for this billing",
+    401: "access denied (wrong API key, or this host is not allowed?)",
+    403: "access denied (wrong API key, or this host is not allowed?)",
+}
 
 
 class UniversalApiHook(KeyedApiHook):
@@ -68,19 +80,16 @@ class UniversalApiHook(KeyedApiHook):
 
     def _body(self, method: str) -> bytes:
         """The body of one request; any HTTP error is fatal for the extract."""
-        response = self.send(
+        reply = self.send(
             "GET", self.base_url_of_connection(), what=method, params=self._params(method)
         )
-        if response.status_code != 200:
-            reason = {  # say what the usual cause is
-                400: "unknown request for this billing",
-                404: "unknown request for this billing",
-                401: "access denied (wrong API key, or this host is not allowed?)",
-                403: "access denied (wrong API key, or this host is not allowed?)",
-            }.get(response.status_code, "")
-            msg = self._label(f"{method}: HTTP {response.status_code} {reason}".rstrip())
+        if reply.status != 200:
+            reason = _STATUS_REASONS.get(reply.status, "")
+            if 300 <= reply.status < 400:
+                reason = "a redirect, which the importer does not follow: set the final URL"
+            msg = self._label(f"{method}: HTTP {reply.status} {reason}".rstrip())
             raise FatalApiError(msg)
-        return response.content
+        return reply.body
 
     def fetch(self, method: str) -> Any:
         """The decoded JSON of one request."""
@@ -105,42 +114,52 @@ class UniversalApiHook(KeyedApiHook):
     def get_tariff_list(self) -> tuple[dict[str, BillingTariff], list[RecordError]]:
         """Tariffs by billing id, and the rows that could not be read (reported and
         skipped, never fatal: one bad tariff must not stop the import)."""
-        tariffs: dict[str, BillingTariff] = {}
+        return self._rows("get_tariff_list", "tariff", BillingTariff.from_raw)
+
+    def get_user_state_list(self) -> tuple[dict[str, BillingState], list[RecordError]]:
+        """Customer states by billing state id (their ``functional`` gives UserSide's
+        state, spec §3.5), and the rows that could not be read."""
+        return self._rows("get_user_state_list", "state", _model_of(BillingState, "state"))
+
+    def _rows(
+        self, method: str, kind: str, parse: Callable[[str, Any], Any]
+    ) -> tuple[dict[str, Any], list[RecordError]]:
+        """The rows of a catalogue by key, parsed one by one; a row that cannot be read
+        is a :class:`RecordError` naming it and its field, and the others go on."""
+        rows: dict[str, Any] = {}
         errors: list[RecordError] = []
-        for key, raw in iter_items(self.fetch("get_tariff_list")):
+        for key, raw in self.fetch_items(method):
             try:
-                tariffs[key] = BillingTariff.from_raw(key, raw)
+                rows[key] = parse(key, raw)
             except RecordError as err:
                 errors.append(err)
-            except ValueError as err:
-                errors.append(RecordError("tariff", key, "(row)", str(err).splitlines()[0]))
-        return tariffs, errors
+            except ValueError as err:  # pydantic's ValidationError names the field
+                errors.append(_validation_error(kind, key, err))
+        return rows, errors
 
-    def get_user_state_list(self) -> dict[str, BillingState]:
-        """Customer states by billing state id; their ``functional`` gives UserSide's state
-        (spec §3.5)."""
-        return {
-            key: BillingState.model_validate({**raw, "id": key})
-            for key, raw in iter_items(self.fetch("get_user_state_list"))
-            if isinstance(raw, dict)
-        }
+    def _catalogue(
+        self, method: str, kind: str, parse: Callable[[str, Any], Any]
+    ) -> dict[str, Any]:
+        """A catalogue the customers refer to by id (groups, tags, services, addresses):
+        a row that cannot be read is skipped with a warning naming it and its field, rows
+        that are no object are ignored (``parse`` gives ``None``), the others are used."""
+        items, errors = self._rows(method, kind, parse)
+        for error in errors:
+            log.warning("Skipped: %s", error)
+        return {k: v for k, v in items.items() if v is not None}
 
-    def _named_items(self, method: str) -> dict[str, NamedItem]:
-        return {
-            key: NamedItem.model_validate({**raw, "id": key})
-            for key, raw in iter_items(self.fetch(method))
-            if isinstance(raw, dict)
-        }
+    def _named_items(self, method: str, kind: str) -> dict[str, NamedItem]:
+        return self._catalogue(method, kind, _model_of(NamedItem, kind, skip_scalars=True))
 
     def get_user_group_list(self) -> dict[str, NamedItem]:
         """Customer groups by billing id (both dialects; ``carbon5`` answers it in the
         ``userside`` context)."""
-        return self._named_items("get_user_group_list")
+        return self._named_items("get_user_group_list", "group")
 
     def get_user_tags(self) -> dict[str, NamedItem]:
         """Customer tags by billing id (``standart`` dialect only)."""
         self._standart_only("get_user_tags")
-        return self._named_items("get_user_tags")
+        return self._named_items("get_user_tags", "tag")
 
     def _standart_only(self, method: str) -> None:
         """Tags, services and messages do not exist in the carbon5 dialect (§4.5)."""
@@ -152,61 +171,91 @@ class UniversalApiHook(KeyedApiHook):
 
     def get_city_list(self) -> dict[str, BillingCity]:
         """Cities by billing city id."""
-        return {
-            key: BillingCity.model_validate({**raw, "id": key})
-            for key, raw in iter_items(self.fetch("get_city_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue(
+            "get_city_list", "city", _model_of(BillingCity, "city", skip_scalars=True)
+        )
 
     def get_street_list(self) -> dict[str, BillingStreet]:
         """Streets by billing street id."""
-        return {
-            key: BillingStreet.model_validate({**raw, "id": key})
-            for key, raw in iter_items(self.fetch("get_street_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue(
+            "get_street_list", "street", _model_of(BillingStreet, "street", skip_scalars=True)
+        )
 
     def get_house_list(self) -> dict[str, BillingHouse]:
         """Houses keyed by billing house id, the key customers' ``address[0].house_id``
         refers to (spec §3.11)."""
-        return {
-            key: BillingHouse.from_raw(key, raw)
-            for key, raw in iter_items(self.fetch("get_house_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue("get_house_list", "house", _house)
 
     def get_user_list(
         self, *, seal: Callable[[str], str] | None = None, keep_child_id: bool = False
     ) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
         """Customers by UserSide-side key, child accounts included (§3.13 ``account``);
-        unusable rows are returned, not raised. Passwords are kept only sealed, and only
-        when ``seal`` is given (:mod:`usm_billing.passwords`)."""
-        customers: dict[str, BillingCustomer] = {}
-        errors: list[RecordError] = []
-        for row_key, row in self.fetch_items("get_user_list"):
-            for key, raw, parent in customer_records(row_key, row, keep_child_id=keep_child_id):
-                try:
-                    customer = parse_customer(key, raw, seal=seal, parent=parent)
-                except RecordError as err:
-                    errors.append(err)
-                    continue
-                customers[customer.id] = customer
-        return customers, errors
+        unusable rows are returned, not raised
+        (:func:`~usm_billing.universal_api.customers.collect_customers`). Passwords are
+        kept only sealed, and only when ``seal`` is given (:mod:`usm_billing.passwords`)."""
+        return collect_customers(
+            self.fetch_items("get_user_list"), seal=seal, keep_child_id=keep_child_id
+        )
 
     # --- standart dialect only (§1.1, §4.5 `$billingName`) ---------------------------
 
     def get_services_list(self) -> dict[str, BillingService]:
         """The service catalogue by billing service id (§3.12)."""
         self._standart_only("get_services_list")
-        return {
-            key: BillingService(
-                id=key, name=scalar_text(raw.get("name")), cost=scalar_text(raw.get("cost")).strip()
-            )
-            for key, raw in iter_items(self.fetch("get_services_list"))
-            if isinstance(raw, dict)
-        }
+        return self._catalogue("get_services_list", "service", _service)
 
     def get_user_messages(self, *, timezone: str = "UTC") -> list[BillingMessage]:
         """Every message the billing holds, oldest first (§3.14; no "since" parameter)."""
         self._standart_only("get_user_messages")
-        return parse_messages(self.fetch("get_user_messages"), timezone=timezone)
+        # row by row: a row too deep to read is skipped like any row that is no object
+        return parse_messages(dict(self.fetch_items("get_user_messages")), timezone=timezone)
+
+
+def _model_of(
+    model: type[BaseModel], kind: str, *, skip_scalars: bool = False
+) -> Callable[[str, Any], BaseModel | None]:
+    """A row parser for a catalogue of ``{id, name, …}`` rows keyed by id: the key is the
+    id. A row that is no JSON object is refused, or, with ``skip_scalars``, ignored
+    (``None``), as the group and tag lists always did."""
+
+    def parse(key: str, raw: Any) -> BaseModel | None:
+        if isinstance(raw, Unreadable):
+            raise RecordError(kind, key, raw.field, raw.reason)
+        if not isinstance(raw, dict):
+            if skip_scalars:
+                return None
+            raise RecordError(kind, key, "(row)", "expected a JSON object")
+        return model.model_validate({**raw, "id": key})
+
+    return parse
+
+
+def _house(key: str, raw: Any) -> BillingHouse | None:
+    if isinstance(raw, Unreadable):
+        raise RecordError("house", key, raw.field, raw.reason)  # noqa: EM101
+    return BillingHouse.from_raw(key, raw) if isinstance(raw, dict) else None
+
+
+def _service(key: str, raw: Any) -> BillingService | None:
+    if isinstance(raw, Unreadable):
+        raise RecordError("service", key, raw.field, raw.reason)  # noqa: EM101
+    if not isinstance(raw, dict):
+        return None
+    field = "name"
+    try:
+        name = scalar_text(raw.get("name"))
+        field = "cost"
+        return BillingService(id=key, name=name, cost=scalar_text(raw.get("cost")).strip())
+    except ValueError as err:
+        raise RecordError("service", key, field, str(err)) from None  # noqa: EM101
+
+
+def _validation_error(kind: str, key: str, err: ValueError) -> RecordError:
+    """A pydantic error (or any other ``ValueError``) as the :class:`RecordError` of the
+    row: the first failing field and its message, one line."""
+    errors = getattr(err, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(row)"
+        return RecordError(kind, key, field, str(first["msg"]).removeprefix("Value error, "))
+    return RecordError(kind, key, "(row)", str(err).splitlines()[0])

@@ -49,8 +49,8 @@ def parse_messages(payload: Any, *, timezone: str = "UTC") -> list[BillingMessag
                 id=message_id,
                 customer=customer,
                 date=_unix(row.get("msg_date"), timezone),
-                subject=to_text(row.get("subject")),
-                text=to_text(row.get("text")),
+                subject=to_text(row.get("subject"), limit=None),
+                text=to_text(row.get("text"), limit=None),  # tickets grow with each reply
             )
         )
     return sorted(messages, key=lambda m: (m.date, m.id))

@@ -10,16 +10,47 @@ that could be mistaken for "the billing has no customers".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from usm_billing.exceptions import FatalApiError
+from usm_billing.exceptions import FatalApiError, excerpt
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["as_object", "decode_body", "first_object", "iter_items", "iter_json_items", "pick_keys"]
+__all__ = [
+    "Unreadable",
+    "as_object",
+    "decode_body",
+    "first_object",
+    "iter_items",
+    "iter_json_items",
+    "pick_keys",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A row that is valid JSON but cannot be read as a value: nested deeper than the JSON
+    reader allows. It stands in for the row, so the row's model refuses that one record
+    (naming ``field``, its top-level key) and the list goes on."""
+
+    field: str
+    reason: str
+
+
+def _bounded_int(digits: str) -> int | str:
+    """``json``'s ``parse_int`` for a reply with an integer too long for Python's
+    ``int`` (over 4,300 digits: ``ValueError``): kept as its text, so only that field of
+    that record is refused (:func:`usm_billing.universal_api.fields.to_decimal`)."""
+    return int(digits) if len(digits) <= 4000 else digits
+
+
+_BOUNDED = json.JSONDecoder(parse_int=_bounded_int)
+_DEEP = "nested deeper than the JSON reader allows (about 1,000 levels)"
 
 _AXBILLS_ERROR = re.compile(r'"ERROR"\s*:\s*"(?P<text>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
 # AXbills prints every value matching ^[0-9]+$ as a bare JSON number, so a
@@ -43,12 +74,12 @@ def decode_body(body: bytes, *, source: str) -> Any:
     if text in ("", "undefined", "null"):
         return {}
     if text.startswith("ERROR:"):
-        reason = text[6:].strip() or "unspecified"
+        reason = excerpt(text[6:].strip(), 80) or "unspecified"
         if "KEY" in reason.upper():
             return _raise(
                 source, f"the billing refused the API key ({reason}); check the connection password"
             )
-        return _raise(source, f"the billing answered an error ({reason[:80]})")
+        return _raise(source, f"the billing answered an error ({reason})")
     lowered = text[:200].lower()
     if lowered.startswith(("<!doctype", "<html", "<?xml", "<head", "<body")) or "<html" in lowered:
         return _raise(
@@ -57,16 +88,20 @@ def decode_body(body: bytes, *, source: str) -> Any:
             "usually means a wrong key or URL)",
         )
     try:
-        value = json.loads(text)
+        value = _loads(text)
+    except RecursionError:
+        return _raise(source, f"the reply is {_DEEP}")
     except json.JSONDecodeError:
         try:  # AXbills' bare numbers with leading zeros (see above)
-            value = json.loads(_quote_leading_zero_numbers(text))
+            value = _loads(_quote_leading_zero_numbers(text))
+        except RecursionError:
+            return _raise(source, f"the reply is {_DEEP}")
         except json.JSONDecodeError:
             match = _AXBILLS_ERROR.search(text)
             if match:
-                reason = f"the billing answered an error ({match.group('text')[:120]})"
+                reason = f"the billing answered an error ({excerpt(match.group('text'), 120)})"
                 return _raise(source, reason)
-            short = text[:60].replace("\n", " ")
+            short = excerpt(text, 60).replace("\n", " ")
             return _raise(
                 source,
                 f"the reply is not JSON (starts with {short!r}; "
@@ -80,6 +115,16 @@ def decode_body(body: bytes, *, source: str) -> Any:
     return _raise(source, f"expected a JSON object or list, got {type(value).__name__}")
 
 
+def _loads(text: str) -> Any:
+    """``json.loads``; an integer of thousands of digits is kept as text, not fatal."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # Python's limit on the digits of an int
+        return _BOUNDED.decode(text)
+
+
 def _raise(source: str, reason: str) -> Any:
     raise _fail(source, reason)
 
@@ -87,11 +132,13 @@ def _raise(source: str, reason: str) -> Any:
 def _raise_on_error_object(value: dict[str, Any], source: str) -> None:
     if set(value) <= {"ERROR", "error", "result", "errstr", "errno"}:
         if "ERROR" in value:
-            _raise(source, f"the billing answered an error ({str(value['ERROR'])[:120]})")
+            _raise(source, f"the billing answered an error ({excerpt(str(value['ERROR']), 120)})")
         if str(value.get("result", "")).lower() == "error" or (
             "error" in value and "result" not in value
         ):
-            _raise(source, f"the billing answered an error ({str(value.get('error'))[:120]})")
+            _raise(
+                source, f"the billing answered an error ({excerpt(str(value.get('error')), 120)})"
+            )
 
 
 def as_object(value: Any) -> dict[str, Any]:
@@ -129,10 +176,59 @@ def pick_keys(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _ERROR_KEYS = frozenset({"ERROR", "error", "result", "errstr", "errno"})
-STREAM_THRESHOLD = 1 << 20
+_BRACKET = re.compile(r'["\[\]{}]')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+STREAM_THRESHOLD = 1 << 20  # the UserSide hook streams its views from this size on
 
 
-def _stream(text: str) -> Iterator[tuple[str, Any]]:
+def _end_of_value(text: str, index: int) -> int:
+    """The end of the JSON array or object at ``index``, found without building it (it
+    is too deep to build): brackets counted outside strings. Runs only for such rows."""
+    depth = 0
+    position = index
+    while True:
+        found = _BRACKET.search(text, position)
+        if found is None:
+            raise ValueError(position)
+        position = found.start()
+        if text[position] == '"':
+            string = _STRING.match(text, position)
+            if string is None:
+                raise ValueError(position)
+            position = string.end()
+            continue
+        depth += 1 if text[position] in "[{" else -1
+        position += 1
+        if depth == 0:
+            return position
+
+
+def _decode_row(
+    decoder: json.JSONDecoder, text: str, index: int, *, name_field: bool
+) -> tuple[Any, int]:
+    """One value of the stream and the index after it. A value too deep to build
+    becomes :class:`Unreadable` (naming the top-level key that is too deep when
+    ``name_field``); an integer too long for Python's ``int`` stays text."""
+    try:
+        try:
+            return decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # Python's limit on the digits of an int
+            return _BOUNDED.raw_decode(text, index)
+    except RecursionError:
+        end = _end_of_value(text, index)
+        field = "(row)"
+        if name_field and text[index] == "{":
+            with contextlib.suppress(ValueError, IndexError, KeyError):
+                field = next(
+                    (k for k, v in _stream(text[index:end]) if isinstance(v, Unreadable)),
+                    field,
+                )
+        return Unreadable(field, _DEEP), end
+
+
+def _stream(text: str, *, name_fields: bool = False) -> Iterator[tuple[str, Any]]:
     """Top-level items of a JSON object or list, one at a time (``json`` raw_decode)."""
     decoder = json.JSONDecoder()
     # `[ \t\n\r]*` matches the empty string, so `match` never returns None here
@@ -151,7 +247,7 @@ def _stream(text: str) -> Iterator[tuple[str, Any]]:
             index = skip(text, index + 1).end()
         else:
             key = position
-        value, index = decoder.raw_decode(text, index)
+        value, index = _decode_row(decoder, text, index, name_field=name_fields)
         index = skip(text, index).end()
         if text[index] not in (",", closing):  # checked before the row is handed out
             raise ValueError(index)
@@ -167,33 +263,30 @@ def iter_json_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
     """:func:`iter_items` of :func:`decode_body`, without building the whole JSON tree.
 
     A list of 100,000 customers is tens of MB of JSON and ten times that as Python
-    objects; parsing it row by row keeps only one row in memory at a time. Anything the
-    stream cannot read (an error reply, a truncated body, a billing quirk) falls back to
-    :func:`decode_body`, which repairs or explains it; rows already yielded are not
-    yielded twice.
+    objects; parsing it row by row keeps only one row in memory at a time. It also sees
+    what a whole-body decode hides: a key sent twice (each occurrence is yielded) and a
+    row too deep to build (:class:`Unreadable`, for that row alone). Anything the stream
+    cannot read (an error reply, a truncated body, a billing quirk) falls back to
+    :func:`decode_body`, which repairs or explains it; the keys already yielded are not
+    yielded again.
     """
-    if len(body) < STREAM_THRESHOLD:
-        yield from iter_items(decode_body(body, source=source))
-        return
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
-    yielded = 0
+    yielded: set[str] = set()  # keys (list positions for a list) handed out already
     pending: list[tuple[str, Any]] = []  # a leading run of error-like keys, held back
     try:
-        for item in _stream(text):
-            if yielded == 0 and item[0] in _ERROR_KEYS:
+        for item in _stream(text, name_fields=True):
+            if not yielded and item[0] in _ERROR_KEYS:
                 pending.append(item)
                 continue
-            if pending:
-                yield from pending
-                yielded += len(pending)
-                pending = []
-            yield item
-            yielded += 1
+            for each in (*pending, item):
+                yielded.add(each[0])
+                yield each
+            pending = []
         if pending:
             _raise_on_error_object(dict(pending), source)
             yield from pending
     except (ValueError, IndexError, KeyError):
         del text
-        for position, item in enumerate(iter_items(decode_body(body, source=source))):
-            if position >= yielded:
+        for item in iter_items(decode_body(body, source=source)):
+            if item[0] not in yielded:
                 yield item

@@ -28,8 +28,7 @@ from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import requests
-
+    from usm_billing.transport import Reply
     from usm_billing.userside.customers import PasswordDigests
 
 __all__ = ["LIFECYCLE_ACTIONS", "REPEATABLE_WRITES", "UserSideHook"]
@@ -82,28 +81,28 @@ class UserSideHook(KeyedApiHook):
 
     # --- transport -------------------------------------------------------------------
 
-    def _get(self, request: str, params: dict[str, Any]) -> tuple[requests.Response, str]:
-        """GET one ``cat=module`` read: the response and the label its errors carry."""
+    def _get(self, request: str, params: dict[str, Any]) -> tuple[Reply, str]:
+        """GET one ``cat=module`` read: the reply and the label its errors carry."""
         what = f"cat=module&request={request}"
-        response = self.send(
+        reply = self.send(
             "GET",
             self.api_url,
             what=what,
             params={"key": self.api_key, "cat": "module", "request": request, **params},
         )
-        return response, self._label(what)
+        return reply, self._label(what)
 
     def read(self, request: str, **params: Any) -> Any:
         """GET one ``cat=module`` read; the decoded JSON (UserSide's errors raise)."""
-        response, label = self._get(request, params)
-        return decode_reply(response.status_code, response.content, label=label)
+        reply, label = self._get(request, params)
+        return decode_reply(reply.status, reply.body, label=label)
 
     def read_items(self, request: str, **params: Any) -> Iterator[tuple[str, Any]]:
         """(key, row) pairs of a list read; a large view is parsed row by row."""
-        response, label = self._get(request, params)
-        body = response.content
-        if response.status_code != 200 or len(body) < STREAM_THRESHOLD:
-            return iter_items(decode_reply(response.status_code, body, label=label))
+        reply, label = self._get(request, params)
+        body = reply.body
+        if reply.status != 200 or len(body) < STREAM_THRESHOLD:
+            return iter_items(decode_reply(reply.status, body, label=label))
         return iter_json_items(body, source=label)
 
     def write(self, cat: str, action: str, **form: Any) -> Any:
@@ -111,14 +110,14 @@ class UserSideHook(KeyedApiHook):
         what = f"cat={cat}&action={action}"
         if action not in LIFECYCLE_ACTIONS:
             self.writes_sent += 1
-        response = self.send(
+        reply = self.send(
             "POST",
             self.api_url,
             what=what,
             form={"key": self.api_key, "cat": cat, "action": action, **form},
             retry=action in LIFECYCLE_ACTIONS or (cat, action) in REPEATABLE_WRITES,
         )
-        return decode_reply(response.status_code, response.content, label=self._label(what))
+        return decode_reply(reply.status, reply.body, label=self._label(what))
 
     def _require(self, reply: Any, what: str, ok: bool) -> None:
         if not ok:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from usm_billing.exceptions import FatalApiError
+from usm_billing.exceptions import FatalApiError, excerpt
 
 __all__ = ["decode_reply", "error_text", "is_ok", "pick"]
 
@@ -28,12 +28,12 @@ def is_ok(reply: dict[str, Any]) -> bool:
 
 
 def error_text(reply: Any) -> str:
-    """UserSide's reason for a refusal, cut to 300 characters for the log and the
-    failed-record list; ``""`` when the reply gives none."""
+    """UserSide's reason for a refusal, redacted and cut to 300 characters for the log
+    and the failed-record list; ``""`` when the reply gives none."""
     if isinstance(reply, dict):
         for key in ("ErrorText", "errorText", "error_text", "error", "Error"):
             if reply.get(key):
-                return str(reply[key])[:300]
+                return excerpt(str(reply[key]), 300)
     return ""
 
 
