@@ -43,6 +43,7 @@ def test_manual_only_one_task_no_retries(check_dag):
     assert dag.timetable.__class__.__name__ == "NullTimetable"  # manual only
     assert [t.task_id for t in dag.tasks] == ["check"]
     assert dag.get_task("check").retries == 0
+    assert dag.get_task("check").show_return_value_in_logs is False  # issue 13.5
     assert "usm_billing" in dag.tags
 
 

@@ -1,9 +1,13 @@
-"""``python -m usm_billing sync`` (issue: foundation §8): the PHP banner, a JSON summary
-with counts per entity and the number of write requests, dry run, exit codes."""
+"""``python -m usm_billing sync`` (issue: foundation §8): the PHP banner, the report as a
+table (issue 13.6) and as JSON (``--summary-json``) with counts per entity and the number
+of write requests, dry run, exit codes, the first failure named (issue 11.10)."""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
+from pathlib import Path
 
 from emulators.billing.generator import generate
 from tests.integration.harness import BILLING_KEY, USERSIDE_KEY, emulator_stack
@@ -29,10 +33,50 @@ def test_dry_run_writes_nothing_and_shows_the_change_set(tmp_path, monkeypatch, 
     with emulator_stack(tmp_path, monkeypatch, generate(20, seed=3)) as stack:
         code = main(["sync", "--config", str(stack.config_path), "--dry-run"])
         assert stack.userside_stats()["writes"] == 0
+        lifecycle = [entry["action"] for entry in stack.userside.state.data["runs"]]
     printed = capsys.readouterr().out
     assert code == 0
-    assert '"create": 20' in printed
-    assert '"write_requests": 0' in printed
+    assert "usm_billing report (DRY RUN: nothing was written)" in printed
+    assert re.search(r"^customers +create 20 +0$", printed, re.MULTILINE), printed
+    assert "write requests: 0" in printed
+    # issue 11.10: a dry run sends no lifecycle write either
+    assert "system_operation" not in lifecycle
+    assert lifecycle == ["set_start_info", "get_settings", "set_stop_info"]
+    # the field-level audit is an artifact linked from the report, not printed
+    [audit] = re.findall(r"^field-level audit: (.+)$", printed, re.MULTILINE)
+    lines = json.loads((Path(audit) / "customer.json").read_text(encoding="utf-8"))["lines"]
+    assert len(lines) == 20
+    assert not any(line.split(": ", 1)[-1] in printed for line in lines)
+
+
+def test_userside_down_mid_run_names_the_customer_load_first(tmp_path, monkeypatch, capsys):
+    """Issue 11.10: UserSide goes down during the customer load; ``finish`` fails after it.
+    The CLI prints the report and names the customer load as the first failure."""
+    from emulators.userside.faults import Faults
+    from usm_billing.tasks import pipeline
+
+    with emulator_stack(tmp_path, monkeypatch, generate(20, seed=3), request_attempts=1) as stack:
+        load_customers = pipeline.step("load_customers")
+
+        def down_then_load(*args):
+            down = {"get_user_list", "group_add", "group_edit", "system_operation", "set_stop_info"}
+            stack.userside.faults = Faults(fail_actions=frozenset(down))
+            return load_customers.run(*args)
+
+        steps = [
+            replace(s, run=down_then_load) if s.name == "load_customers" else s
+            for s in pipeline.PIPELINE
+        ]
+        monkeypatch.setattr(pipeline, "PIPELINE", tuple(steps))
+        out = tmp_path / "summary.json"
+        code = main(["sync", "--config", str(stack.config_path), "--summary-json", str(out)])
+    printed = capsys.readouterr()
+    assert code == 1
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert [e["step"] for e in summary["errors"]] == ["load_customers", "finish"]
+    assert "FAILED FIRST: load_customers: " in printed.out
+    assert "then failed: finish: " in printed.out
+    assert printed.err.startswith("ERROR: load_customers failed first: ")
 
 
 def test_unreachable_billing_is_one_clear_error(tmp_path, monkeypatch, capsys):

@@ -47,7 +47,8 @@ def test_sealed_values_open_to_the_stored_form():
     assert BOX.unseal(BOX.sealed("c<br><b>pass: pw</b>"), 7) == "c<br><b>pass: pw</b>"
     assert is_sealed(BOX.sealed("x"))
     assert not is_sealed({"other": 1})
-    assert "pw" not in repr(BOX.sealed("pw"))
+    # a secret long enough that base64 ciphertext cannot contain it by chance
+    assert "s3cret-Passw0rd" not in repr(BOX.sealed("s3cret-Passw0rd"))
 
 
 def test_a_box_of_another_key_cannot_open():

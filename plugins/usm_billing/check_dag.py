@@ -53,7 +53,7 @@ def build_check_dag(config: BillingConfig, name: str) -> DAG:
         tags=["usm_billing", "check", config.billing_name],
     )
     def usm_billing_check_dag() -> None:
-        @task(retries=0)
+        @task(retries=0, show_return_value_in_logs=False)  # the report is printed, rendered
         def check() -> dict[str, Any]:
             try:
                 report = run_check(config)

@@ -4,9 +4,10 @@ import-php-config usm_billing.conf.php`` (:mod:`usm_billing.php_migration`); ``p
 usm_billing`` is the same.
 
 Runs the same steps as the DAG (:mod:`usm_billing.tasks.pipeline`), in one process: for
-migrating from cron and for debugging. Connections come from ``AIRFLOW_CONN_<ID>``
-environment variables (or any secrets backend Airflow is configured with). The banner
-matches the PHP module's log.
+migrating from cron and for debugging. It prints the run report as a table; when the run
+stopped, the first failure (the cause) is named, not only the last. Connections come from
+``AIRFLOW_CONN_<ID>`` environment variables (or any secrets backend Airflow is configured
+with). The banner matches the PHP module's log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
@@ -29,7 +30,27 @@ from usm_billing.tasks.context import RunContext, RunParams
 from usm_billing.tasks.pipeline import run_in_process
 from usm_billing.tasks.run import release_lock
 
-__all__ = ["import_php_config", "main", "run_sync"]
+if TYPE_CHECKING:
+    from usm_billing.tasks.results import RunReport
+
+__all__ = ["import_php_config", "main", "run_report", "run_sync"]
+
+
+def run_report(
+    config_path: Path, params: RunParams | None = None
+) -> tuple[RunReport, Exception | None]:
+    """The whole run, in-process: the steps of
+    :data:`usm_billing.tasks.pipeline.PIPELINE`, the DAG's order and trigger rules
+    (``finish`` is sent even when a step fails). Returns the report and the first failure
+    (the cause). The run's folder (audit, failed steps) is ``cli__<UTC time>``. The run
+    lock (:func:`usm_billing.tasks.run.start`) is released however the run ends."""
+    run_id = f"cli__{pendulum.now('UTC').format('YYYYMMDDTHHmmss.SSSSSS')}"
+    ctx = RunContext(load_config(config_path), params or RunParams(), run_id=run_id)
+    try:
+        return run_in_process(ctx)
+    except BaseException:  # Ctrl-C, SystemExit: `finish` did not run to release the lock
+        release_lock(ctx)  # (a SIGKILL leaves it to the lock's stale rules)
+        raise
 
 
 def run_sync(
@@ -41,29 +62,18 @@ def run_sync(
     allow_mass_not_in_billing: bool = False,
     message_interval: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """The whole run, in-process: the steps of
-    :data:`usm_billing.tasks.pipeline.PIPELINE`, the DAG's order and trigger rules
-    (``finish`` is sent even when a step fails). The first failure is raised after the
-    report, as the cause. The run lock (:func:`usm_billing.tasks.run.start`) is released
-    however the run ends.
+    """:func:`run_report` as JSON; the first failure is raised after the run, as the cause.
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
     interval, as a backfill run does; without it, every message not sent yet."""
-    ctx = RunContext(
-        load_config(config_path),
-        RunParams(
-            dry_run=dry_run,
-            customer_id=customer_id,
-            full_resync=full_resync,
-            allow_mass_not_in_billing=allow_mass_not_in_billing,
-            message_interval=message_interval,
-        ),
+    params = RunParams(
+        dry_run=dry_run,
+        customer_id=customer_id,
+        full_resync=full_resync,
+        allow_mass_not_in_billing=allow_mass_not_in_billing,
+        message_interval=message_interval,
     )
-    try:
-        report, error = run_in_process(ctx)
-    except BaseException:  # Ctrl-C, SystemExit: `finish` did not run to release the lock
-        release_lock(ctx)  # (a SIGKILL leaves it to the lock's stale rules)
-        raise
+    report, error = run_report(config_path, params)
     if error is not None:
         raise error
     return report.as_dict()
@@ -174,21 +184,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("usm_billing", flush=True)
     print(f"Start module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
+    params = RunParams(
+        dry_run=args.dry_run,
+        customer_id=args.customer_id,
+        full_resync=args.full_resync,
+        allow_mass_not_in_billing=args.allow_mass_not_in_billing,
+    )
     try:
-        summary = run_sync(
-            args.config,
-            dry_run=args.dry_run,
-            customer_id=args.customer_id,
-            full_resync=args.full_resync,
-            allow_mass_not_in_billing=args.allow_mass_not_in_billing,
-        )
-    except UsmBillingError as err:
+        report, error = run_report(args.config, params)
+    except UsmBillingError as err:  # the config, before any step
         print(f"ERROR: {err}", file=sys.stderr, flush=True)
         print(f"Finish module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
         return 1
-    text = json.dumps(summary, ensure_ascii=False, indent=2)
-    print(text)
+    print(report.table(), flush=True)
     if args.summary_json:
+        text = json.dumps(report.as_dict(), ensure_ascii=False, indent=2)
         args.summary_json.write_text(text + "\n", encoding="utf-8")
+    if error is not None:
+        first = report.first_error
+        cause = f"{first.record} failed first: {first.error}" if first else str(error)
+        print(f"ERROR: {cause}", file=sys.stderr, flush=True)
     print(f"Finish module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
-    return 2 if summary["failed"] else 0
+    if error is not None:
+        return 1
+    return 2 if report.failed else 0

@@ -30,6 +30,7 @@ from usm_billing.iprange import parse_net, split_ranges
 
 __all__ = [
     "CONFIG_DIR_ENV",
+    "AlertsConfig",
     "BillingConfig",
     "default_config_dir",
     "load_config",
@@ -64,6 +65,24 @@ def php_flag(description: str, php_variable: str) -> Any:
     """A switch of the PHP module, off by default; its description names the PHP variable
     (``$confIs…``) it stands for."""
     return Field(default=False, description=f"{description} (${php_variable}).")
+
+
+class AlertsConfig(BaseModel):
+    """Who hears of a failed run (the DAG's ``on_failure_callback``) and of a billing whose
+    last successful run is older than ``stale_after_minutes``. Empty: no alert."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: list[str] = Field(default_factory=list, description="SMTP recipients.")
+    smtp_conn_id: str = Field(default="smtp_default", description="Airflow SMTP connection.")
+    webhook_conn_id: str = Field(
+        default="", description="Airflow `http` connection of a webhook: host = its URL."
+    )
+    webhook_endpoint: str = Field(default="", description="Path appended to the webhook host.")
+    stale_after_minutes: PositiveInt | None = Field(
+        default=None,
+        description="Alert when a run fails and no run of this billing succeeded for this long.",
+    )
 
 
 class BillingConfig(BaseModel):
@@ -278,6 +297,25 @@ class BillingConfig(BaseModel):
             "attempts": self.request_attempts,
             "max_body_bytes": self.max_reply_mib << 20,
         }
+
+    # --- operations (no PHP counterpart) ----------------------------------------------------
+    alerts: AlertsConfig = Field(
+        default_factory=AlertsConfig, description="Failure and staleness alerts."
+    )
+    userside_pool: str = Field(
+        default="userside",
+        min_length=1,
+        description="Airflow pool of every task talking to UserSide, shared by the billings "
+        "of one UserSide (`make up` and the compose init create `userside`).",
+    )
+    max_active_tasks: PositiveInt = Field(
+        default=4, description="Tasks of one run at a time (the DAG's max_active_tasks)."
+    )
+    approval_timeout_minutes: PositiveInt = Field(
+        default=60,
+        description="How long a run tripping the not-in-billing guard waits for an operator's "
+        "approval before it is rejected.",
+    )
 
     @field_validator("schedule")
     @classmethod

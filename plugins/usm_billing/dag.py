@@ -3,14 +3,21 @@
 
 Results cross task boundaries through :mod:`usm_billing.tasks.handoff`: change sets and
 load results as XCom values (the object-storage backend keeps large ones out of the
-metadata DB), the two extracts as one file each, referenced by path and content hash.
+metadata DB), the two extracts as one file each, referenced by path and content hash; a
+failed task leaves its error in the run's folder, so ``report`` names the first failure.
+
+Every task talking to UserSide runs in the billing's ``userside_pool`` (one pool per
+UserSide, shared by its billings); ``max_active_tasks`` caps one run. The ``ask`` step is
+an operator's approval (:mod:`usm_billing.approval`); ``report`` prints the report as a
+table, sets the run's note (:mod:`usm_billing.run_note`) and fails a run that did not
+complete, which fires the ``alerts:`` of the config (:mod:`usm_billing.alerts`).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import (
     DAG,
@@ -24,8 +31,11 @@ from airflow.sdk import (
     task,
 )
 
+from usm_billing import alerts
+from usm_billing.approval import NotInBillingApproval
 from usm_billing.dag_settings import START_DATE, billing_dag_settings
 from usm_billing.exceptions import ConfigError, LoadError, UsmBillingError
+from usm_billing.run_note import set_run_note
 from usm_billing.tasks import handoff, pipeline
 from usm_billing.tasks.context import RunContext, RunParams
 from usm_billing.tasks.pipeline import PIPELINE
@@ -58,6 +68,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
                 "usm_billing.exceptions.LoadError",
                 "usm_billing.exceptions.StateError",
                 "usm_billing.exceptions.RunLockedError",
+                "usm_billing.exceptions.AfterFailureError",
             ],
             action=RetryAction.FAIL,
             reason="not transient: a retry would fail the same way",
@@ -160,11 +171,13 @@ def message_interval(context: Mapping[str, Any]) -> tuple[int, int] | None:
 
 def _raise_for(report: RunReport) -> None:
     """Fail the run (so Airflow alerts) when a step did not complete or a record was not
-    written."""
+    written; the message names the first failure, the cause."""
     if report.incomplete:
+        first = report.first_error
+        cause = f"{first.record} failed first: {first.error}" if first else "see its log"
         msg = (
-            f"the sync did not complete: {', '.join(report.incomplete)} did not run to the end "
-            "(see the first failed task's log); nothing after a failed step was written"
+            f"the sync did not complete ({cause}); did not run to the end: "
+            f"{', '.join(report.incomplete)}; nothing after a failed step was written"
         )
         raise UsmBillingError(msg)
     if report.failed:
@@ -173,20 +186,42 @@ def _raise_for(report: RunReport) -> None:
         raise LoadError(msg)
 
 
+def _run_id(context: Mapping[str, Any]) -> str:
+    return str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", "run"))
+
+
+def _close(report: RunReport, config: BillingConfig, context: Mapping[str, Any]) -> None:
+    """The report's table in the log, the run's note, and the run's end: failed (and the
+    ``stale`` alert when due) or done."""
+    print(report.table())
+    dag_id = str(getattr(context.get("dag"), "dag_id", "") or context.get("dag_id") or "")
+    set_run_note(dag_id, _run_id(context), report.note())
+    try:
+        _raise_for(report)
+    except UsmBillingError:
+        alerts.send_if_stale(config, context)
+        raise
+
+
 def _task(step: Step, config: BillingConfig) -> Any:
     """One Airflow task running ``step`` with the results of its inputs."""
     kinds = [pipeline.step(name).returns for name in step.inputs]
 
     def body(*values: Any, **context: Any) -> Any:
-        ctx = RunContext(config, run_params(context))
-        args = [
-            None if v is None else handoff.unpack(v, k) for v, k in zip(values, kinds, strict=True)
-        ]
-        result = step.run(ctx, *args)
+        run_id = _run_id(context)
+        try:
+            ctx = RunContext(config, run_params(context), run_id=run_id)
+            args = [
+                None if v is None else handoff.unpack(v, k)
+                for v, k in zip(values, kinds, strict=True)
+            ]
+            result = step.run(ctx, *args)
+        except Exception as err:
+            handoff.record_failure(config, run_id, step.name, str(err))
+            raise
+        handoff.clear_failure(config, run_id, step.name)
         if isinstance(result, RunReport):
-            print(f"usm_billing summary: {result.as_dict()}")
-            _raise_for(result)
-        run_id = str(context.get("run_id") or getattr(context.get("dag_run"), "run_id", "run"))
+            _close(result, config, context)
         return handoff.pack(config, run_id, step.name, result)
 
     body.__name__ = step.name
@@ -199,6 +234,8 @@ def _task(step: Step, config: BillingConfig) -> Any:
         options["trigger_rule"] = TriggerRule.ALL_DONE
     if step.retries is not None:
         options["retries"] = step.retries
+    if step.userside:
+        options["pool"] = config.userside_pool
     return task(**options)(body)
 
 
@@ -211,6 +248,7 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
         description=f"Billing `{config.billing_conn_id}` → UserSide billing {config.billing_id}",
         schedule=CronDataIntervalTimetable(config.schedule, timezone="UTC"),
         default_args=DEFAULT_ARGS,
+        on_failure_callback=cast("Any", alerts.notifiers(config, "failed") or None),
         **billing_dag_settings(config, name, doc=DAG_DOC, timeout=timedelta(hours=2)),
         tags=["usm_billing", config.billing_name],
         params=dag_params(),
@@ -218,6 +256,13 @@ def build_dag(config: BillingConfig, name: str) -> DAG:
     def usm_billing_dag() -> None:
         made: dict[str, Any] = {}
         for step in PIPELINE:
+            if step.ask:
+                made[step.name] = NotInBillingApproval(
+                    task_id=step.name, config=config, counts_from=step.inputs[0]
+                )
+                for name in step.upstream:
+                    made[name] >> made[step.name]
+                continue
             made[step.name] = _task(step, config)(*(made[name] for name in step.inputs))
             for name in step.after:
                 made[name] >> made[step.name]

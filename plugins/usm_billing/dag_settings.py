@@ -1,8 +1,9 @@
 """The ``@dag`` settings every DAG of one billing shares: the import DAG
 (:mod:`usm_billing.dag`) and its manual compatibility check (:mod:`usm_billing.check_dag`).
 
-One start date, no catchup, one run at a time, and the documentation filled in from the
-billing's config, so that the two DAGs of a billing never drift apart.
+One start date, no catchup, one run at a time with at most ``max_active_tasks`` tasks,
+and the documentation filled in from the billing's config, so that the two DAGs of a
+billing never drift apart.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def billing_dag_settings(
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,
+        "max_active_tasks": config.max_active_tasks,
         "dagrun_timeout": timeout,
         "doc_md": doc.format(
             name=name,

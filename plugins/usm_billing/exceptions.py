@@ -12,7 +12,8 @@
     │                               2 customers, a vanished catalogue, no ``date``)
     ├── StateError                  a state file between runs is unusable (messages sent)
     ├── RunLockedError              another run of this billing into this UserSide is on
-    └── LoadError                   some writes failed; the others were applied
+    ├── LoadError                   some writes failed; the others were applied
+    └── AfterFailureError           a closing call failed after an earlier failure
 
 Messages name the system, the request (``cat``/``action`` or ``request``) and the
 reason, and may quote a short excerpt of a reply (:func:`excerpt`). They never carry an
@@ -31,6 +32,7 @@ import threading
 from urllib.parse import quote, quote_plus
 
 __all__ = [
+    "AfterFailureError",
     "ApiError",
     "ConfigError",
     "FatalApiError",
@@ -150,3 +152,8 @@ class RunLockedError(UsmBillingError):
 
 class LoadError(UsmBillingError):
     """Some records could not be written; everything else was."""
+
+
+class AfterFailureError(UsmBillingError):
+    """A closing call failed in a run that had failed already: a retry would only hold
+    back the run's failure (and its alert); the next run sends it again."""

@@ -1138,3 +1138,38 @@ def test_placeholder_row_is_filled_as_a_new_customer() -> None:
     assert recovered.fields == fresh
     assert recovered.fields["flag_corporate"] == "0"
     assert recovered.us_id == US_ID
+
+
+@pytest.mark.parametrize(
+    ("fields", "previous", "line"),
+    [
+        pytest.param(
+            {"delete_tariff_id": ["5"]},
+            {"delete_tariff_id": ["5", "7"]},
+            "u (#9): delete_tariff_id ['5']: ['5', '7'] → ['7']",
+            id="13.6-delete-says-what-remains",
+        ),
+        pytest.param(
+            {"delete_tariff_id": [5, 5]},
+            {"delete_tariff_id": [5, 5]},
+            "u (#9): delete_tariff_id [5, 5]: [5, 5] → []",
+            id="13.6-delete-every-link-of-an-id",
+        ),
+        pytest.param(
+            {"add_tariff_id": ["7"]},
+            {"add_tariff_id": ["5"]},
+            "u (#9): add_tariff_id ['7']: ['5'] → ['5', '7']",
+            id="13.6-add-says-the-result",
+        ),
+        pytest.param(
+            {"crc_billing": "abc", "name": "B"},
+            {"name": "A"},
+            "u (#9): name: 'A' → 'B'",
+            id="13.6-internal-crc-billing-not-audited",
+        ),
+    ],
+)
+def test_audit_lines_say_what_really_changes(
+    fields: dict[str, Any], previous: dict[str, Any], line: str
+) -> None:
+    assert CustomerEdit("u", 9, fields, previous).audit() == line

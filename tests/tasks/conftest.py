@@ -47,7 +47,7 @@ def make_ctx(tmp_path):
         params = RunParams(
             dry_run=dry_run, customer_id=customer_id, message_interval=message_interval
         )
-        ctx = RunContext(config, params)
+        ctx = RunContext(config, params, run_id="test-run")
         ctx.__dict__["userside"] = userside if userside is not None else Untouchable("userside")
         ctx.__dict__["billing"] = billing if billing is not None else Untouchable("billing")
         return ctx

@@ -4,6 +4,7 @@ and the licence cap ``row_limit`` applied by the diff (contract §2)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from usm_billing.passwords import PasswordBox
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerChanges, CustomerEdit
-from usm_billing.tasks import context, customers
+from usm_billing.tasks import context, customers, handoff
 from usm_billing.tasks.results import StartInfo
 from usm_billing.universal_api.catalogues import SystemInformation
 from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
@@ -103,23 +104,25 @@ def test_load_customers_opens_sealed_values_and_fills_new_parents(make_ctx, monk
 @pytest.mark.parametrize(
     ("without_log", "audited"),
     [
-        pytest.param(False, True, id="4.5-is-without-log-off-audit-logged"),
+        pytest.param(False, True, id="4.5-is-without-log-off-audit-kept"),
         pytest.param(True, False, id="4.5-is-without-log-no-field-audit"),
     ],
 )
 def test_without_log(make_ctx, caplog, without_log, audited):
+    """The field-level audit goes to the run's audit artifact, never to the log (issue
+    13.5: it carries customer data); ``without_log`` turns it off."""
     ctx = make_ctx(without_log=without_log)
     records = {"7": BillingCustomer(id="7", login="new-login")}
     current = view({"7": UsCustomer(billing_uid="7", us_id=70)})
     with caplog.at_level(logging.INFO, logger="usm_billing.tasks"):
         changes = customers.diff(ctx, START, snapshot(records), current, None, None)
     assert changes.edits[0].fields["login"] == "new-login"  # the change set is the same
-    audit = [
-        r
-        for r in caplog.records
-        if r.name == "usm_billing.tasks.writes" and "new-login" in r.getMessage()
-    ]
-    assert bool(audit) is audited
+    artifact = handoff.run_folder(ctx.config, ctx.run_id) / "audit" / "customer.json"
+    assert artifact.exists() is audited
+    if audited:
+        lines = json.loads(artifact.read_text(encoding="utf-8"))["lines"]
+        assert lines == ["7 (#70): login: None → 'new-login'; is_in_billing: None → 1"]
+    assert "new-login" not in caplog.text
     assert "Customer changes" in caplog.text  # the summary is always logged
 
 

@@ -25,18 +25,25 @@ def test_every_upstream_comes_earlier_in_the_table():
 
 
 def test_no_write_before_the_gate():
-    """universal-api.md §4.4 Safety: every load waits for verify_extracts."""
+    """universal-api.md §4.4 Safety: every load waits for the not-in-billing gate, which
+    reads verify_extracts's figures and is where the DAG asks an operator (issue 13.11)."""
+    gate = pipeline.step("confirm_not_in_billing")
+    assert gate.ask
+    assert gate.inputs == ("verify_extracts",)
+    assert [s.name for s in PIPELINE if s.ask] == ["confirm_not_in_billing"]
     for name in LOADS:
-        assert "verify_extracts" in pipeline.step(name).upstream, name
+        assert "confirm_not_in_billing" in pipeline.step(name).upstream, name
 
 
 def test_the_dag_is_the_table(airflow_db):
     from airflow.sdk import TriggerRule
 
+    from usm_billing.approval import NotInBillingApproval
     from usm_billing.dag import build_dag
 
     dag = build_dag(CONFIG, "table")
     assert [t.task_id for t in dag.topological_sort()] == [s.name for s in PIPELINE]
+    assert dag.max_active_tasks == CONFIG.max_active_tasks
     for step in PIPELINE:
         task = dag.get_task(step.name)
         assert task.upstream_task_ids == set(step.upstream), step.name
@@ -44,7 +51,12 @@ def test_the_dag_is_the_table(airflow_db):
         assert task.trigger_rule == expected, step.name
         if step.retries is not None:
             assert task.retries == step.retries, step.name
-        assert task.show_return_value_in_logs is False, step.name
+        # issue 13.4: every task talking to UserSide shares the UserSide's pool
+        assert task.pool == ("userside" if step.userside else "default_pool"), step.name
+        if step.ask:  # an operator's approval returns no customer data to log
+            assert isinstance(task, NotInBillingApproval), step.name
+        else:  # issue 13.5: no "Returned value was: <the snapshot>" in any task log
+            assert task.show_return_value_in_logs is False, step.name
 
 
 def _recording(calls: list[str], fail: str | None) -> tuple[pipeline.Step, ...]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from usm_billing.passwords import audit_values
 from usm_billing.sync.messages import MessageAdd
+from usm_billing.sync.normalize import loose_equal
 
 __all__ = [
     "AddressChanges",
@@ -110,14 +111,34 @@ class CustomerEdit:
     again: bool = False
 
     def audit(self) -> str:
-        """One log line: ``uid (#id): field: old → new; …`` with secrets masked (passwords,
-        and every sealed value, e.g. a comment carrying the password)."""
+        """One audit line: ``uid (#id): field: old → new; …`` with secrets masked (passwords,
+        and every sealed value, e.g. a comment carrying the password). A list operation
+        (``add_tariff_id``, ``delete_group_id``, …) shows the list before and after it;
+        internal keys (``crc_billing``) are left out."""
         parts = []
         for key, value in self.fields.items():
+            if key in AUDIT_HIDDEN:
+                continue
             shown, old = audit_values(key, value, self.previous.get(key))
-            parts.append(f"{key}: {old!r} → {shown!r}")
+            parts.append(_audit_part(key, shown, old))
         target = f"#{self.us_id}" if self.us_id is not None else "new"
         return f"{self.billing_uid} ({target}): " + "; ".join(parts)
+
+
+AUDIT_HIDDEN = frozenset({"crc_billing"})  # bookkeeping of the importer, no customer field
+
+
+def _audit_part(key: str, value: Any, old: Any) -> str:
+    """``key: old → new``; for ``add_…``/``delete_…`` of a list, what the list becomes
+    (``delete_tariff_id ['5']: ['5', '7'] → ['7']``)."""
+    operation = key.split("_", 1)[0]
+    if operation in ("add", "delete") and isinstance(value, list) and isinstance(old, list):
+        if operation == "add":
+            after = [*old, *value]
+        else:
+            after = [v for v in old if not any(loose_equal(v, d) for d in value)]
+        return f"{key} {value!r}: {old!r} → {after!r}"
+    return f"{key}: {old!r} → {value!r}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,12 @@ import math
 
 from usm_billing.exceptions import ImplausibleExtractError
 
-__all__ = ["check_not_in_billing", "check_rejected_share"]
+__all__ = ["allowed_not_in_billing", "check_not_in_billing", "check_rejected_share"]
+
+
+def allowed_not_in_billing(live: int, *, max_share: float, floor: int) -> int:
+    """How many of ``live`` customers one run may flag ``is_in_billing=0``."""
+    return max(floor, math.floor(max_share * live))
 
 
 def check_not_in_billing(
@@ -28,15 +33,16 @@ def check_not_in_billing(
     :param flagged: customers this run would flag ``is_in_billing=0``.
     :param live: customers UserSide currently holds in the billing (``is_in_billing=1``).
     """
-    allowed = max(floor, math.floor(max_share * live))
+    allowed = allowed_not_in_billing(live, max_share=max_share, floor=floor)
     if flagged <= allowed:
         return
     msg = (
         f"{billing_label}: this run would flag {flagged} of {live} UserSide customers "
         f"`is_in_billing=0`; at most {allowed} are allowed (max_not_in_billing_share="
         f"{max_share:g}, max_not_in_billing_floor={floor}). Nothing was written. If the "
-        "customers really left the billing, trigger one run with the param "
-        "`allow_mass_not_in_billing` set."
+        "customers really left the billing, approve the run's `confirm_not_in_billing` "
+        "request, or trigger one run with the param `allow_mass_not_in_billing` set (CLI: "
+        "`--allow-mass-not-in-billing`)."
     )
     raise ImplausibleExtractError(msg)
 

@@ -12,8 +12,9 @@ from usm_billing.exceptions import ApiError
 from usm_billing.house_cache import HouseCache, drop_vanished
 from usm_billing.sync.addresses import AddressRules, diff_addresses
 from usm_billing.sync.changes import AddressChanges
+from usm_billing.tasks.audit import audit
 from usm_billing.tasks.results import AddressResult
-from usm_billing.tasks.writes import Writes, audit, chunks
+from usm_billing.tasks.writes import Writes, chunks
 from usm_billing.universal_api.addresses import BillingAddresses
 from usm_billing.userside.addresses import UsAddresses
 from usm_billing.userside.models import positive_int
@@ -95,6 +96,7 @@ def diff(
     if changes.skipped:
         log.warning("Houses without a usable street, not imported: %s", changes.skipped[:50])
     audit(
+        ctx,
         "address",
         [f"add city {name!r}" for name in changes.city_adds]
         + [f"add street {s.name!r} in city {s.city_id or s.city_name}" for s in changes.street_adds]
@@ -104,7 +106,6 @@ def diff(
             for h in changes.house_adds
         ]
         + [f"edit house #{e.us_id}: {e.fields} (was {e.previous})" for e in changes.house_edits],
-        enabled=not ctx.config.without_log,
     )
     return changes
 

@@ -16,8 +16,9 @@ from usm_billing.sync.catalogues import (
     tag_key,
 )
 from usm_billing.sync.changes import CatalogueChangeSet
+from usm_billing.tasks.audit import audit
 from usm_billing.tasks.results import CatalogueResult
-from usm_billing.tasks.writes import Writes, audit
+from usm_billing.tasks.writes import Writes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,12 +101,12 @@ def diff(ctx: RunContext) -> CatalogueChangeSet:
     )
     log.info("Catalogue changes: %s", changes.summary())
     audit(
+        ctx,
         "catalogue",
         [f"add group {n!r}" for n in changes.group_creates]
         + [f"add tag {n!r}" for n in changes.tag_creates]
         + [f"add service {n!r}" for n in changes.service_adds]
         + [f"service #{us_id}: cost {cost}" for us_id, cost in changes.service_edits],
-        enabled=not ctx.config.without_log,
     )
     return changes
 

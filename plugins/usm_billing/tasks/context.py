@@ -46,10 +46,13 @@ class RunParams:
 @dataclass
 class RunContext:
     """The config and params of a run, with its hooks made on first use (a task that only
-    diffs never builds the UserSide hook)."""
+    diffs never builds the UserSide hook). ``run_id`` names the run's folder
+    (:func:`usm_billing.tasks.handoff.run_folder`: the audit, the failed steps); empty, a
+    run keeps no folder (unit tests)."""
 
     config: BillingConfig
     params: RunParams = field(default_factory=RunParams)
+    run_id: str = ""
 
     @property
     def label(self) -> str:

@@ -18,8 +18,9 @@ from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerEdit
 from usm_billing.sync.customer_rules import CustomerRules
 from usm_billing.sync.customers import diff_customers, limit_rows
+from usm_billing.tasks.audit import audit
 from usm_billing.tasks.results import CustomerResult
-from usm_billing.tasks.writes import Writes, audit, chunks
+from usm_billing.tasks.writes import Writes, chunks
 from usm_billing.userside.customers import NEW_CUSTOMER_NAME
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def diff(
             len(customers),
             shown,
         )
-    audit("customer", (e.audit() for e in changes.edits), enabled=not ctx.config.without_log)
+    audit(ctx, "customer", (e.audit() for e in changes.edits))
     return changes
 
 

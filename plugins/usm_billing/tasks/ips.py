@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.ips import IpRules, diff_ips
+from usm_billing.tasks.audit import audit
 from usm_billing.tasks.customers import billing_customers, reread
-from usm_billing.tasks.writes import Writes, audit
+from usm_billing.tasks.writes import Writes
 
 if TYPE_CHECKING:
     from usm_billing.sync.changes import IpChanges
@@ -32,7 +33,7 @@ def diff(
         rules,
         only=ctx.params.customer_id,
     )
-    audit("ip", (e.audit() for e in changes.edits), enabled=not ctx.config.without_log)
+    audit(ctx, "ip", (e.audit() for e in changes.edits))
     return changes
 
 

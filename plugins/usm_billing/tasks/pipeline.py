@@ -5,7 +5,13 @@
 same dependencies and trigger rules, so the CLI and the DAG cannot drift. A step is
 called as ``run(ctx, *results_of_inputs)``; ``after`` adds order without data; ``always``
 is Airflow's ``all_done`` (it runs whatever happened before, with ``None`` for the
-results of steps that did not finish).
+results of steps that did not finish). An ``ask`` step is where the DAG asks an operator
+(a human-in-the-loop approval) when its input says so; the CLI, which has nobody to ask,
+runs ``run`` instead, which fails the run, and the CLI's flag lifts the question.
+
+A step that fails leaves its error in the run's folder
+(:func:`usm_billing.tasks.handoff.record_failure`), so ``report`` names the first failure,
+whichever process ran it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,16 @@ from usm_billing.sync.changes import (
     MessageChanges,
     TariffChanges,
 )
-from usm_billing.tasks import addresses, catalogues, customers, ips, messages, run, tariffs
+from usm_billing.tasks import (
+    addresses,
+    catalogues,
+    customers,
+    handoff,
+    ips,
+    messages,
+    run,
+    tariffs,
+)
 from usm_billing.tasks.results import (
     AddressResult,
     CatalogueResult,
@@ -55,6 +70,7 @@ class Step:
     always: bool = False
     userside: bool = False  # talks to UserSide (the ``userside`` pool)
     retries: int | None = None  # None: the DAG's default
+    ask: bool = False  # the DAG asks an operator here (usm_billing.approval)
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -70,7 +86,7 @@ LOADS = (
     "load_ips",
     "load_messages",
 )
-_GATE = ("verify_extracts",)  # no write before the plausibility gate
+_GATE = ("confirm_not_in_billing",)  # no write before the plausibility gate
 
 PIPELINE: tuple[Step, ...] = (
     Step("start", run.start, StartInfo, userside=True),
@@ -81,6 +97,13 @@ PIPELINE: tuple[Step, ...] = (
         run.verify_extracts,
         Plausibility,
         inputs=("start", "extract_billing", "extract_userside"),
+    ),
+    Step(
+        "confirm_not_in_billing",
+        run.confirm_not_in_billing,
+        Plausibility,
+        inputs=("verify_extracts",),
+        ask=True,
     ),
     Step(
         "diff_tariffs",
@@ -171,7 +194,15 @@ PIPELINE: tuple[Step, ...] = (
         after=_GATE,
         userside=True,
     ),
-    Step("finish", run.finish, bool, after=LOADS, always=True, userside=True, retries=3),
+    Step(
+        "finish",
+        run.finish,
+        bool,
+        inputs=("start", *LOADS),
+        always=True,
+        userside=True,
+        retries=3,
+    ),
     Step("report", run.report, RunReport, inputs=("finish", *LOADS), always=True, retries=0),
 )
 
@@ -198,6 +229,8 @@ def run_in_process(ctx: RunContext) -> tuple[RunReport, Exception | None]:
             results[each.name] = each.run(ctx, *(results.get(name) for name in each.inputs))
         except Exception as err:
             log.error("%s failed: %s", each.name, err)
+            if ctx.run_id:
+                handoff.record_failure(ctx.config, ctx.run_id, each.name, str(err))
             first = first or err
             continue
         succeeded.add(each.name)

@@ -14,12 +14,17 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
-from usm_billing.exceptions import ConfigError
+from usm_billing.exceptions import AfterFailureError, ApiError, ConfigError
 from usm_billing.state_store import RunLock
 from usm_billing.sync.customers import limit_rows, require_plausible_count
-from usm_billing.sync.guards import check_not_in_billing, check_rejected_share
+from usm_billing.sync.guards import (
+    allowed_not_in_billing,
+    check_not_in_billing,
+    check_rejected_share,
+)
 from usm_billing.sync.normalize import loose_equal
-from usm_billing.tasks.results import Plausibility, RunReport, StartInfo
+from usm_billing.tasks import handoff
+from usm_billing.tasks.results import Failure, Plausibility, RunReport, StartInfo
 from usm_billing.universal_api.customers import BillingSnapshot, Rejection
 from usm_billing.universal_api.fields import RecordError
 from usm_billing.userside.customers import UsView
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
     from usm_billing.tasks.results import AddressResult, CatalogueResult, CustomerResult, LoadResult
 
 __all__ = [
+    "FIRST_NOT_IN_BILLING",
+    "confirm_not_in_billing",
     "extract_billing",
     "extract_userside",
     "finish",
@@ -40,6 +47,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+FIRST_NOT_IN_BILLING = 20  # customers the operator is shown when the guard trips
 
 
 def _unix(date: str, tz: str) -> int:
@@ -152,13 +160,13 @@ def extract_userside(ctx: RunContext) -> UsView:
 def verify_extracts(
     ctx: RunContext, start: StartInfo, billing: BillingSnapshot, userside: UsView
 ) -> Plausibility:
-    """The gate between reading and writing: refuse a run for a ``customer_id`` the
-    billing does not have (it would silently do nothing), one in which too many of the
-    billing's customer records were refused
-    (:func:`usm_billing.sync.guards.check_rejected_share`), and one that would flag too many
-    customers "not in billing" (:func:`usm_billing.sync.guards.check_not_in_billing`),
-    counting those UserSide's licence cap ``row_limit`` leaves out: a cap that would flag a
-    mass of customers is refused like a mass disappearance."""
+    """The gate's figures: refuse a run for a ``customer_id`` the billing does not have
+    (it would silently do nothing) and one in which too many of the billing's customer
+    records were refused (:func:`usm_billing.sync.guards.check_rejected_share`); count
+    how many of the billing's live UserSide customers this run would flag "not in
+    billing", those UserSide's licence cap ``row_limit`` leaves out included, and whether
+    that trips the guard (:func:`usm_billing.sync.guards.check_not_in_billing`) unless
+    the operator lifted it: ``confirm_not_in_billing`` decides then."""
     rejected = billing.rejected
     only = ctx.params.customer_id
     if only is not None and only not in billing.customers and only not in rejected:
@@ -170,22 +178,47 @@ def verify_extracts(
     kept, dropped = limit_rows(billing.customers, start.settings.row_limit)
     present = set(kept) | set(rejected)
     live = [uid for uid, row in userside.customers.items() if loose_equal(row.is_in_billing, 1)]
+    leaving = sorted(uid for uid in live if uid not in present)
+    config = ctx.config
+    allowed = allowed_not_in_billing(
+        len(live), max_share=config.max_not_in_billing_share, floor=config.max_not_in_billing_floor
+    )
+    tripped = len(leaving) > allowed
+    if tripped and ctx.params.allow_mass_not_in_billing:
+        log.warning("The not-in-billing guard is lifted for this run by the operator")
+        tripped = False
     counts = Plausibility(
         live_in_userside=len(live),
-        would_flag_not_in_billing=sum(1 for uid in live if uid not in present),
+        would_flag_not_in_billing=len(leaving),
         rejected=len(rejected),
         dropped_by_row_limit=len(dropped),
+        tripped=tripped,
+        first=tuple(leaving[:FIRST_NOT_IN_BILLING]),
     )
-    log.info("Plausibility: %s", counts)
+    log.info(
+        "Plausibility: %d of %d live customers would be flagged not in billing (%d allowed, "
+        "%d left out by row_limit), %d records refused%s",
+        len(leaving),
+        len(live),
+        allowed,
+        len(dropped),
+        len(rejected),
+        ": the guard trips" if tripped else "",
+    )
     check_rejected_share(
         len(rejected),
         len(billing.customers) + len(rejected),
         max_share=ctx.config.max_rejected_share,
         billing_label=ctx.label,
     )
-    if ctx.params.allow_mass_not_in_billing:
-        log.warning("The not-in-billing guard is lifted for this run by the operator")
-    else:
+    return counts
+
+
+def confirm_not_in_billing(ctx: RunContext, counts: Plausibility) -> Plausibility:
+    """The gate: no load runs after a tripped guard. The DAG asks an operator here
+    (:class:`usm_billing.approval.NotInBillingApproval`); without one (the CLI), a
+    tripped guard fails the run and ``--allow-mass-not-in-billing`` lifts it."""
+    if counts.tripped:
         check_not_in_billing(
             counts.would_flag_not_in_billing,
             counts.live_in_userside,
@@ -196,18 +229,37 @@ def verify_extracts(
     return counts
 
 
-def finish(ctx: RunContext) -> bool:
-    """End-of-import calls, sent whatever happened before (``finally`` of the PHP module),
-    then the run lock released. A run that found the lock held by another sends nothing:
-    the end-of-import calls belong to the run that imports."""
+def finish(ctx: RunContext, started: StartInfo | None, *loads: object) -> bool:
+    """End-of-import calls, sent whatever happened before (``finally`` of the PHP module):
+    ``system_operation`` when a load ran and the run is no dry run, then
+    ``set_stop_info``; then the run lock released. Nothing is sent when ``start`` failed
+    (UserSide registered no run) or when another run holds the lock (the end-of-import
+    calls belong to the run that imports).
+
+    After a failed step a failed call here is not retried (:class:`AfterFailureError`):
+    the run has failed already, and waiting would only hold back its alert."""
     lock = run_lock(ctx)
     held = lock.current()
     if held is not None and held.holder != lock.holder:
         log.warning("Run lock held by %s: no end-of-import calls from this run", held.holder)
-        return True
+        return False
     try:
-        ctx.userside.system_operation(ctx.config.billing_id)
+        if started is None:
+            log.warning("start did not complete, so UserSide has no run to finish: nothing sent")
+            return False
+        wrote = any(load is not None for load in loads)
+        if ctx.params.dry_run:
+            log.info("Dry run: no system_operation")
+        elif not wrote:
+            log.info("No load ran: no system_operation")
+        else:
+            ctx.userside.system_operation(ctx.config.billing_id)
         ctx.userside.set_stop_info()
+    except ApiError as err:
+        if all(load is not None for load in loads):
+            raise
+        msg = f"{err} (after an earlier failure of this run: not retried)"
+        raise AfterFailureError(msg) from err
     finally:
         lock.release()
     return True
@@ -223,8 +275,9 @@ def report(
     ips: LoadResult | None,
     messages: LoadResult | None,
 ) -> RunReport:
-    """Counts per entity and action, total write requests, every per-record failure, and
-    the steps that did not run to the end (``None``: failed or skipped upstream)."""
+    """Counts per entity and action, total write requests, every per-record failure, the
+    steps that did not run to the end (``None``: failed or skipped upstream) and the steps
+    that failed, first failure first (from the run's folder)."""
     loads: dict[str, LoadResult | None] = {
         "load_tariffs": tariffs,
         "load_catalogues": catalogues.load if catalogues is not None else None,
@@ -237,10 +290,18 @@ def report(
     incomplete = [name for name, load in loads.items() if load is None]
     if finished is None:
         incomplete.append("finish")
+    errors: list[tuple[str, str]] = []
+    audit = ""
+    if ctx.run_id:
+        errors = handoff.failures(ctx.config, ctx.run_id)
+        folder = handoff.run_folder(ctx.config, ctx.run_id) / "audit"
+        audit = str(folder) if folder.exists() else ""
     return RunReport(
         entities={load.entity: load.summary() for load in done},
         write_requests=sum(load.write_requests for load in done),
         failed=tuple(f for load in done for f in load.failed),
         incomplete=tuple(incomplete),
         dry_run=ctx.params.dry_run,
+        errors=tuple(Failure(step, error) for step, error in errors),
+        audit=audit,
     )

@@ -7,7 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.sync.tariffs import diff_tariffs, tariff_fields_to_send
-from usm_billing.tasks.writes import Writes, audit
+from usm_billing.tasks.audit import audit
+from usm_billing.tasks.writes import Writes
 
 if TYPE_CHECKING:
     from usm_billing.sync.changes import TariffChanges
@@ -28,11 +29,11 @@ def diff(ctx: RunContext, billing: BillingSnapshot, userside: UsView) -> TariffC
         rejected={r.record_id for r in billing.rejections if r.kind == "tariff"},
     )
     audit(
+        ctx,
         "tariff",
         [f"add {a.billing_tariff_id}: {a.fields}" for a in changes.adds]
         + [f"#{e.us_id} ({e.billing_id}): {e.fields} (was {e.previous})" for e in changes.edits]
         + [f"#{e.us_id} ({e.billing_id}): not in billing" for e in changes.vanished],
-        enabled=not ctx.config.without_log,
     )
     return changes
 

@@ -1,5 +1,5 @@
 """The one write policy of every load: batches, what a failed batch does, which errors
-are a failed record, progress and the audit lines.
+are a failed record, progress.
 
 A batch that fails (refused, or no reply after the hook's own retries) may still have been
 applied in part or in full: UserSide applies the other customers of a refused request and
@@ -34,10 +34,9 @@ if TYPE_CHECKING:
 
     from usm_billing.userside.hook import UserSideHook
 
-__all__ = ["AUDIT_LINES", "BREAKER_FAILURES", "Writes", "audit", "chunks"]
+__all__ = ["BREAKER_FAILURES", "Writes", "chunks"]
 
 log = logging.getLogger(__name__)
-AUDIT_LINES = 1000  # field-level lines per entity and run in the task log
 PROGRESS_SECONDS = 10.0  # at most one progress line per this many seconds
 # write requests in a row without a reply that stop the load (the circuit breaker); at a
 # 30 % fault rate, ten in a row happen about once in 170,000 requests
@@ -53,19 +52,6 @@ def chunks(items: Iterable[K], size: int) -> Iterator[list[K]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
-
-
-def audit(entity: str, lines: Iterable[str], *, enabled: bool = True) -> None:
-    """The field-level change lines of one entity (``without_log`` turns them off)."""
-    if not enabled:
-        return
-    count = 0
-    for line in lines:
-        count += 1
-        if count <= AUDIT_LINES:
-            log.info("  %s %s", entity, line)
-    if count > AUDIT_LINES:
-        log.info("  … and %d more %s changes", count - AUDIT_LINES, entity)
 
 
 class Writes:
