@@ -54,3 +54,4 @@ clean:
 
 chaos: venv
 	$(AF) $(PY) scripts/chaos.py
+	$(AF) $(PY) scripts/chaos_hostile.py
