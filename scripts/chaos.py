@@ -304,6 +304,9 @@ def _at_once(*runs: Any) -> list[str]:
     return outcomes
 
 
+_DAG_RESULTS: dict[str, dict[str, Any]] = {}  # step results per DAG run, as XCom keeps them
+
+
 def _dag_run(config: Path, run_id: str, steps: tuple[str, ...] | None = None) -> Any:
     """A DAG run's steps in this process, named as Airflow names them (``dag:…``);
     ``steps``: only those (e.g. a retry of ``start``)."""
@@ -314,8 +317,10 @@ def _dag_run(config: Path, run_id: str, steps: tuple[str, ...] | None = None) ->
     def run() -> None:
         ctx = RunContext(load_config(config), RunParams(run_id=f"dag:usm_billing_chaos:{run_id}"))
         if steps is not None:
+            results = _DAG_RESULTS.setdefault(run_id, {})  # XCom of this DAG run
             for name in steps:
-                pipeline.step(name).run(ctx)
+                each = pipeline.step(name)
+                results[name] = each.run(ctx, *(results.get(i) for i in each.inputs))
             return
         _report, error = pipeline.run_in_process(ctx)
         if error is not None:

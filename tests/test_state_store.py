@@ -158,10 +158,11 @@ def test_locked_out_run_sends_nothing_and_leaves_the_lock(config) -> None:
     run.run_lock(holder).acquire()
     second = ctx_of(config, "cli:h:1:x")
     with pytest.raises(RunLockedError):
-        run.start(second)
-    assert run.finish(second)
+        started = run.start(second)
+    assert not run.finish(second, None)
     assert second.userside.calls == []
     assert run.run_lock(second).current().holder == "dag:d:1"
-    run.finish(holder)
+    started, load = object(), object()  # `start` and a load completed (their results)
+    assert run.finish(holder, started, load)
     assert holder.userside.calls == ["system_operation", "set_stop_info"]
     assert run.run_lock(holder).current() is None

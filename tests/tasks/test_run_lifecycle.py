@@ -22,6 +22,8 @@ LOAD = LoadResult(entity="tariffs", counts={}, dry_run=False)
 class Lifecycle:
     """UserSide's lifecycle calls, recorded; ``down`` makes each of them fail."""
 
+    identity = "http://userside.test/api.php"  # whose run lock
+
     def __init__(self, *, down: bool = False) -> None:
         self.calls: list[str] = []
         self.down = down
