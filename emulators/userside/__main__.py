@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         state_path=args.state,
         faults=faults,
         profile=args.profile,
+        cache_views=True,  # every change comes through the server
     )
     with emulator.lock:
         state.save(args.state)
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         stop_server(server, thread)
+        emulator.close()
         with emulator.lock:
             state.save(args.state)
     return 0
