@@ -24,7 +24,7 @@ from usm_billing.universal_api.catalogues import (
 from usm_billing.universal_api.customers import BillingCustomer, customer_records, parse_customer
 from usm_billing.universal_api.fields import RecordError, scalar_text
 from usm_billing.universal_api.messages import BillingMessage, parse_messages
-from usm_billing.universal_api.payload import decode_body, iter_items, iter_json_items
+from usm_billing.universal_api.payload import decode_body, gc_paused, iter_items, iter_json_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -183,14 +183,15 @@ class UniversalApiHook(KeyedApiHook):
         when ``seal`` is given (:mod:`usm_billing.passwords`)."""
         customers: dict[str, BillingCustomer] = {}
         errors: list[RecordError] = []
-        for row_key, row in self.fetch_items("get_user_list"):
-            for key, raw, parent in customer_records(row_key, row, keep_child_id=keep_child_id):
-                try:
-                    customer = parse_customer(key, raw, seal=seal, parent=parent)
-                except RecordError as err:
-                    errors.append(err)
-                    continue
-                customers[customer.id] = customer
+        with gc_paused():
+            for row_key, row in self.fetch_items("get_user_list"):
+                for key, raw, parent in customer_records(row_key, row, keep_child_id=keep_child_id):
+                    try:
+                        customer = parse_customer(key, raw, seal=seal, parent=parent)
+                    except RecordError as err:
+                        errors.append(err)
+                        continue
+                    customers[customer.id] = customer
         return customers, errors
 
     # --- standart dialect only (§1.1, §4.5 `$billingName`) ---------------------------
