@@ -13,7 +13,11 @@ same invocation and against the same servers it measures:
   write nothing), ``day1`` (one simulated day of changes): wall time, peak RSS, write
   requests, and the seconds the emulators spent answering (``emulator_s``: wall time
   inside their handlers; the ``net`` ratios subtract it);
-* ``startup``: ``python -m usm_billing --help`` (the CLI's imports).
+* ``startup``: ``python -m usm_billing --help`` (the CLI's imports);
+* with ``BENCH_DAG=1``, the product's path: ``dag_noop`` and ``dag_day2`` through
+  ``airflow dags test`` against the same servers: total wall time, peak RSS, each task's
+  wall time (from the metadata database) and the bytes of XCom values and of the extract
+  files the tasks hand each other.
 
 Reported as ratios of the floor (fetch + fastest parse), never as pass/fail timings.
 ``BENCH_CUSTOMERS`` (default 100000) sets the size, ``BENCH_SIZES=1000,10000`` runs
@@ -199,6 +203,68 @@ def _startup(env: dict[str, str]) -> float:
     return best
 
 
+_RSS_WRAPPER = (
+    "import json, resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+    "print(json.dumps({'rc': done.returncode, "
+    "'peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))"
+)
+
+
+def _dag_run(env: dict[str, str], tmp: Path, dag_id: str) -> dict[str, Any]:
+    """One ``airflow dags test`` run: wall time, peak RSS, per-task seconds, XCom bytes."""
+    import sqlite3
+
+    airflow = str(Path(sys.executable).parent / "airflow")
+    log = tmp / f"{dag_id}.log"
+    started = time.perf_counter()
+    with log.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", _RSS_WRAPPER, airflow, "dags", "test", dag_id],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+            check=False,
+        )
+    seconds = time.perf_counter() - started
+    wrapper = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as db:
+        (run_id,) = db.execute(
+            "select run_id from dag_run where dag_id = ? order by id desc limit 1", (dag_id,)
+        ).fetchone()
+        tasks = {
+            task: round(duration or 0.0, 2)
+            for task, duration in db.execute(
+                "select task_id, duration from task_instance where dag_id = ? and run_id = ?",
+                (dag_id, run_id),
+            )
+        }
+        states = dict(
+            db.execute(
+                "select task_id, state from task_instance where dag_id = ? and run_id = ?",
+                (dag_id, run_id),
+            ).fetchall()
+        )
+        xcom_rows = db.execute(
+            "select count(*), coalesce(sum(length(value)), 0) from xcom "
+            "where dag_id = ? and run_id = ?",
+            (dag_id, run_id),
+        ).fetchone()
+    artifacts = sum(p.stat().st_size for p in (tmp / "state").rglob("*.json") if "runs" in p.parts)
+    return {
+        "seconds": seconds,
+        "peak_rss": wrapper["peak_rss"],
+        "rc": wrapper["rc"],
+        "tasks": tasks,
+        "failed_tasks": sorted(t for t, state in states.items() if state != "success"),
+        "xcom_rows": xcom_rows[0],
+        "xcom_bytes": xcom_rows[1],
+        "artifact_bytes_so_far": artifacts,
+        "log": str(log),
+    }
+
+
 def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
     """Every measurement at ``size`` customers, in one set of servers."""
     from emulators.billing.generator import generate
@@ -223,7 +289,8 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
     ]
     results: dict[str, Any] = {"customers": size}
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp, "bench.yaml")
+        Path(tmp, "configs").mkdir()
+        config = Path(tmp, "configs", "bench.yaml")
         config.write_text(
             "billing_id: 1\nbilling_conn_id: usm_billing_bench\n"
             f"userside_conn_id: usm_userside_bench\nstate_path: {tmp}/state\n",
@@ -237,6 +304,7 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             "AIRFLOW_CONN_USM_USERSIDE_BENCH": json.dumps(
                 {"conn_type": "http", "password": USERSIDE_KEY, "host": userside_url}
             ),
+            "USM_BILLING_CONFIG_DIR": str(Path(tmp, "configs")),
         }
 
         def run(name: str, *args: str, profile: bool = False) -> None:
@@ -252,7 +320,7 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             print(f"  {name:<14} {row['seconds']:8.2f} s", flush=True)
 
         results["startup_s"] = _startup(env)
-        run("import", "sync", str(config))
+        run("import", "sync", str(config), profile=True)
         # both lists as they are now (UserSide filled), live and as a static replay
         bodies = [urllib.request.urlopen(url, timeout=600).read() for url in lists]
         replay = _Replay({"/billing": bodies[0], "/userside": bodies[1]})
@@ -266,6 +334,16 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
         run("noop", "sync", str(config), profile=True)
         billing.replace_source(generate(size, seed=1, day=1))
         run("day1", "sync", str(config), profile=True)
+        if os.environ.get("BENCH_DAG"):
+            for name in ("dag_noop", "dag_day2"):
+                if name == "dag_day2":
+                    billing.replace_source(generate(size, seed=1, day=2))
+                for each in busy:
+                    each.seconds = 0.0
+                row = _dag_run(env, Path(tmp), "usm_billing_bench")
+                row["emulator_s"] = sum(each.seconds for each in busy)
+                results[name] = row
+                print(f"  {name:<14} {row['seconds']:8.2f} s", flush=True)
     billing_server.shutdown()
     userside_server.shutdown()
     userside.close()
@@ -283,6 +361,10 @@ def _ratios(results: dict[str, Any]) -> dict[str, float]:
         ratios[f"{name} net / static floor"] = (row["seconds"] - row["emulator_s"]) / static
     for name in RUNS:
         ratios[f"{name} peak RSS / 512 MiB"] = results[name]["peak_rss"] / (512 * MIB)
+    if "dag_noop" in results:
+        ratios["dag_noop / noop"] = results["dag_noop"]["seconds"] / results["noop"]["seconds"]
+        ratios["dag_day2 / day1"] = results["dag_day2"]["seconds"] / results["day1"]["seconds"]
+        ratios["dag_noop / floor"] = results["dag_noop"]["seconds"] / floor
     return ratios
 
 
@@ -330,6 +412,16 @@ def _print(results: dict[str, Any]) -> None:
             f"peak RSS {row['peak_rss'] / MIB:5.0f} MiB  writes {row['write_requests']}"
             f"  failed {row['failed']}"
         )
+    for name in ("dag_noop", "dag_day2"):
+        if name in results:
+            row = results[name]
+            slowest = sorted(row["tasks"].items(), key=lambda kv: -kv[1])[:5]
+            print(
+                f"  {name:<13} {row['seconds']:8.2f} s  emulators {row['emulator_s']:6.2f} s  "
+                f"peak RSS {row['peak_rss'] / MIB:5.0f} MiB  XCom {row['xcom_rows']} rows "
+                f"{row['xcom_bytes'] / 1024:.1f} KiB  failed tasks {row['failed_tasks']}\n"
+                f"                slowest tasks {slowest}"
+            )
     for name, value in results["ratios"].items():
         print(f"  {name:<32} {value:6.2f}")
 

@@ -20,6 +20,7 @@ from usm_billing.sync.customer_rules import CustomerRules
 from usm_billing.sync.customers import diff_customers, limit_rows
 from usm_billing.tasks.results import CustomerResult
 from usm_billing.tasks.writes import Writes, audit, chunks
+from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import NEW_CUSTOMER_NAME
 
 if TYPE_CHECKING:
@@ -98,13 +99,14 @@ def diff(
     """The customer change set; ``addresses`` and ``catalogues`` give the UserSide ids of
     houses, groups, tags and services known or created earlier in this run."""
     rules = _rules(ctx, start, billing, userside, (addresses, catalogues))
-    changes = diff_customers(
-        billing_customers(billing, start, warn=True),
-        userside.customers,
-        rules,
-        rejected=billing.rejected,
-        only=ctx.params.customer_id,
-    )
+    with gc_paused():  # one pass over every customer, millions of small objects
+        changes = diff_customers(
+            billing_customers(billing, start, warn=True),
+            userside.customers,
+            rules,
+            rejected=billing.rejected,
+            only=ctx.params.customer_id,
+        )
     log.info("Customer changes: %s", changes.summary())
     if changes.unknown_tariffs:
         customers = sorted({uid for uid, _ in changes.unknown_tariffs})
