@@ -7,6 +7,8 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from emulators.userside import UserSideEmulator, UserSideState
 from emulators.userside.persist import BackgroundSaver
 from tests.emulators.userside_client import KEY, Client
@@ -103,3 +105,29 @@ def test_without_cache_every_read_renders() -> None:
     _view(c)
     em.state.add_customer("1", "2", "direct")
     assert len(_view(c)[1]) == 2
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "expected"),
+    [
+        pytest.param("2", ["2"], id="5.1-one-us-id"),
+        pytest.param("3,1", ["1", "3"], id="5.1-several-ids-in-us-id-order"),
+        pytest.param("4", [], id="5.1-a-customer-of-another-billing"),
+        pytest.param("99,x,", [], id="5.1-unknown-ids"),
+    ],
+)
+def test_customer_id_reads_look_the_customers_up(customer_id, expected):
+    """``customer_id=`` (UserSide ids) picks the customers of the billing asked for."""
+    em = UserSideEmulator(UserSideState(), key=KEY)
+    c = Client(em)
+    for uid in (1, 2, 3):
+        _add_customer(c, uid)
+    c.post(
+        cat="customer",
+        action="group_add",
+        billing_id=2,
+        data=[{"billing_customer_id": 4, "name": "other billing"}],
+    )
+    status, rows = _view(c, customer_id=customer_id, is_id_billing_user_id=1)
+    assert status == 200
+    assert list(rows) == expected
