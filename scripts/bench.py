@@ -13,7 +13,9 @@ same invocation and against the same servers it measures:
   write nothing), ``day1`` (one simulated day of changes): wall time, peak RSS, write
   requests, and the seconds the emulators spent answering (``emulator_s``: wall time
   inside their handlers; the ``net`` ratios subtract it);
-* ``startup``: ``python -m usm_billing --help`` (the CLI's imports);
+* ``startup``: ``python -m usm_billing --help`` (the CLI's own imports), and
+  ``sync_imports``: what a sync imports before its first request (Airflow, for the
+  connections);
 * with ``BENCH_DAG=1``, the product's path: ``dag_noop`` and ``dag_day2`` through
   ``airflow dags test`` against the same servers: total wall time, peak RSS, each task's
   wall time (from the metadata database) and the bytes of XCom values and of the extract
@@ -188,17 +190,12 @@ def _measure(env: dict[str, str], args: list[str], *, pyspy: list[str] | None = 
     return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
 
 
-def _startup(env: dict[str, str]) -> float:
-    """Best of 3 wall times of ``python -m usm_billing --help`` (imports and argparse)."""
+def _startup(env: dict[str, str], *command: str) -> float:
+    """Best of 3 wall times of ``python *command``."""
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "usm_billing", "--help"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        subprocess.run([sys.executable, *command], env=env, check=True, capture_output=True)
         best = min(best, time.perf_counter() - started)
     return best
 
@@ -319,7 +316,9 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             results[name] = row
             print(f"  {name:<14} {row['seconds']:8.2f} s", flush=True)
 
-        results["startup_s"] = _startup(env)
+        results["startup_s"] = _startup(env, "-m", "usm_billing", "--help")
+        # what a sync imports before its first request (the hooks' Airflow base class)
+        results["sync_imports_s"] = _startup(env, "-c", "import usm_billing.tasks.pipeline")
         run("import", "sync", str(config), profile=True)
         # both lists as they are now (UserSide filled), live and as a static replay
         bodies = [urllib.request.urlopen(url, timeout=600).read() for url in lists]
@@ -393,7 +392,10 @@ def _machine() -> dict[str, Any]:
 
 def _print(results: dict[str, Any]) -> None:
     size = results["customers"]
-    print(f"\n{size} customers (start-up {results['startup_s']:.2f} s)")
+    print(
+        f"\n{size} customers (start-up {results['startup_s']:.2f} s, "
+        f"sync imports {results['sync_imports_s']:.2f} s)"
+    )
     for name in ("floor_live", "floor_static"):
         row = results[name]
         parsers = "  ".join(

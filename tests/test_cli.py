@@ -52,3 +52,19 @@ def test_unreachable_billing_is_one_clear_error(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert "billing `usm_billing_test` get_system_information: cannot connect" in err
     assert BILLING_KEY not in err
+
+
+def test_the_command_line_starts_without_airflow():
+    """Issue 12: the CLI imports Airflow only in the command that needs it (connections),
+    so ``--help`` and a bad command line answer at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usm_billing.cli as cli; cli._parser().parse_args(['sync', '--config', 'x']); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'requests')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

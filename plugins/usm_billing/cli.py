@@ -16,15 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pendulum
-
-from usm_billing.check.command import check_command
-from usm_billing.config import load_config
 from usm_billing.exceptions import UsmBillingError
-from usm_billing.tasks.context import RunContext, RunParams
-from usm_billing.tasks.pipeline import run_in_process
 
 __all__ = ["main", "run_sync"]
+
+# The steps, the hooks and the check import Airflow (its connections and secrets
+# backends, 1-2 s): they are imported by the command that runs them, so `--help` and a
+# bad command line answer at once.
 
 
 def run_sync(
@@ -43,6 +41,10 @@ def run_sync(
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
     interval, as a backfill run does; without it, every message not sent yet."""
+    from usm_billing.config import load_config
+    from usm_billing.tasks.context import RunContext, RunParams
+    from usm_billing.tasks.pipeline import run_in_process
+
     ctx = RunContext(
         load_config(config_path),
         RunParams(
@@ -91,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     (``check``: its own exit code)."""
     args = _parser().parse_args(argv)
     if args.command == "check":
+        from usm_billing.check.command import check_command
+
         return check_command(args.config)
+    import pendulum
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
     )
