@@ -16,6 +16,11 @@ same invocation and against the same servers it measures:
 * ``startup``: ``python -m usm_billing --help`` (the CLI's own imports), and
   ``sync_imports``: what a sync imports before its first request (Airflow, for the
   connections);
+* with ``BENCH_BEFORE=<other checkout>/plugins``, the same ``noop`` and ``day1`` runs of
+  that older importer too, interleaved with this one's against the same servers
+  (``noop_before``, ``day1_before``; the UserSide state and the importer's state are put
+  back in between, so both day runs apply the same changes): a before/after comparison
+  under the same load;
 * with ``BENCH_DAG=1``, the product's path: ``dag_noop`` and ``dag_day2`` through
   ``airflow dags test`` against the same servers: total wall time, peak RSS, each task's
   wall time (from the metadata database) and the bytes of XCom values and of the extract
@@ -32,11 +37,13 @@ sampler's overhead).
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,7 +55,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+# BENCH_PLUGINS: the importer code a child runs (another checkout's plugins/, for BENCH_BEFORE)
+sys.path[:0] = [str(REPO), os.environ.get("BENCH_PLUGINS", str(REPO / "plugins"))]
 
 GIB = 1024**3
 MIB = 1024**2
@@ -120,6 +128,10 @@ def child(argv: list[str]) -> int:
     if argv[0] == "floor":
         detail = _floor(argv[1:])
     else:
+        # what the sync imports (the steps, the hooks, Airflow's connection and secrets
+        # machinery), measured apart as ``sync_imports``
+        import usm_billing.check.command
+        import usm_billing.tasks.pipeline  # noqa: F401
         from usm_billing.cli import run_sync
 
         started = time.perf_counter()  # after the imports: start-up is measured apart
@@ -304,21 +316,26 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             "USM_BILLING_CONFIG_DIR": str(Path(tmp, "configs")),
         }
 
-        def run(name: str, *args: str, profile: bool = False) -> None:
+        before = os.environ.get("BENCH_BEFORE")
+
+        def run(name: str, *args: str, profile: bool = False, plugins: str | None = None) -> None:
             for each in busy:
                 each.seconds = 0.0
             spy = None
             if profile and pyspy:
                 svg = RESULTS / f"flame-{size}-{name}.svg"
                 spy = [pyspy, "record", "-r", "67", "-o", str(svg), "--"]
-            row = _measure(env, list(args), pyspy=spy)
+            child_env = env if plugins is None else {**env, "BENCH_PLUGINS": plugins}
+            row = _measure(child_env, list(args), pyspy=spy)
             row["emulator_s"] = sum(each.seconds for each in busy)
             results[name] = row
             print(f"  {name:<14} {row['seconds']:8.2f} s", flush=True)
 
         results["startup_s"] = _startup(env, "-m", "usm_billing", "--help")
         # what a sync imports before its first request (the hooks' Airflow base class)
-        results["sync_imports_s"] = _startup(env, "-c", "import usm_billing.tasks.pipeline")
+        results["sync_imports_s"] = _startup(
+            env, "-c", "import usm_billing.tasks.pipeline, usm_billing.check.command"
+        )
         run("import", "sync", str(config), profile=True)
         # both lists as they are now (UserSide filled), live and as a static replay
         bodies = [urllib.request.urlopen(url, timeout=600).read() for url in lists]
@@ -331,7 +348,20 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
         replay.shutdown()
         replay.server_close()
         run("noop", "sync", str(config), profile=True)
+        if before:
+            run("noop_before", "sync", str(config), plugins=before)
         billing.replace_source(generate(size, seed=1, day=1))
+        if before:
+            with userside.lock:
+                saved = copy.deepcopy(userside.state.data)
+            Path(tmp, "state").mkdir(exist_ok=True)
+            shutil.copytree(Path(tmp, "state"), Path(tmp, "state-saved"))
+            run("day1_before", "sync", str(config), plugins=before)
+            with userside.lock:
+                userside.state.replace(saved)
+                userside.changed()
+            shutil.rmtree(Path(tmp, "state"))
+            shutil.copytree(Path(tmp, "state-saved"), Path(tmp, "state"))
         run("day1", "sync", str(config), profile=True)
         if os.environ.get("BENCH_DAG"):
             for name in ("dag_noop", "dag_day2"):
@@ -358,6 +388,9 @@ def _ratios(results: dict[str, Any]) -> dict[str, float]:
         row = results[name]
         ratios[f"{name} / floor"] = row["seconds"] / floor
         ratios[f"{name} net / static floor"] = (row["seconds"] - row["emulator_s"]) / static
+    for name in ("noop_before", "day1_before"):
+        if name in results:
+            ratios[f"{name} / floor"] = results[name]["seconds"] / floor
     for name in RUNS:
         ratios[f"{name} peak RSS / 512 MiB"] = results[name]["peak_rss"] / (512 * MIB)
     if "dag_noop" in results:
@@ -407,7 +440,9 @@ def _print(results: dict[str, Any]) -> None:
             f"  {name:<13} raw {row['raw_s']:6.2f} s  fetch+parse {row['parsed_s']:6.2f} s "
             f"({parsers})  {sum(row['bytes']) / MIB:6.0f} MiB"
         )
-    for name in RUNS:
+    for name in (*RUNS, "noop_before", "day1_before"):
+        if name not in results:
+            continue
         row = results[name]
         print(
             f"  {name:<13} {row['seconds']:8.2f} s  emulators {row['emulator_s']:6.2f} s  "
