@@ -270,7 +270,7 @@ def _dag_run(env: dict[str, str], tmp: Path, dag_id: str) -> dict[str, Any]:
         "xcom_rows": xcom_rows[0],
         "xcom_bytes": xcom_rows[1],
         "artifact_bytes_so_far": artifacts,
-        "log": str(log),
+        "log": log.name,
     }
 
 
@@ -324,7 +324,7 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             spy = None
             if profile and pyspy:
                 svg = RESULTS / f"flame-{size}-{name}.svg"
-                spy = [pyspy, "record", "-r", "67", "-o", str(svg), "--"]
+                spy = [pyspy, "record", "-r", "67", "-o", str(svg.relative_to(REPO)), "--"]
             child_env = env if plugins is None else {**env, "BENCH_PLUGINS": plugins}
             row = _measure(child_env, list(args), pyspy=spy)
             row["emulator_s"] = sum(each.seconds for each in busy)
