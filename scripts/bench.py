@@ -324,9 +324,14 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             spy = None
             if profile and pyspy:
                 svg = RESULTS / f"flame-{size}-{name}.svg"
-                spy = [pyspy, "record", "-r", "67", "-o", str(svg.relative_to(REPO)), "--"]
+                spy = [pyspy, "record", "-r", "67", "-o", str(svg), "--"]
             child_env = env if plugins is None else {**env, "BENCH_PLUGINS": plugins}
             row = _measure(child_env, list(args), pyspy=spy)
+            if spy:  # the title holds the command line: no machine paths in committed files
+                text = svg.read_text(encoding="utf-8")
+                for path, short in ((f"{REPO}/", ""), (f"{tmp}/", "TMP/"), (pyspy, "py-spy")):
+                    text = text.replace(path, short)
+                svg.write_text(text, encoding="utf-8")
             row["emulator_s"] = sum(each.seconds for each in busy)
             results[name] = row
             print(f"  {name:<14} {row['seconds']:8.2f} s", flush=True)
