@@ -32,7 +32,8 @@ several sizes in one invocation (the scaling curve), ``BENCH_SAVE=1`` also write
 ``benchmarks/results/bench.json`` (and ``scaling.json``/``scaling.svg`` for several
 sizes), ``BENCH_PYSPY=/path/to/py-spy`` records the ``noop`` and ``day1`` children as
 flame graphs (``benchmarks/results/flame-<size>-<run>.svg``; times then include the
-sampler's overhead).
+sampler's overhead). ``python scripts/bench.py --chart OUT.svg A.json B.json`` draws one
+scaling chart from the results of several invocations.
 """
 
 from __future__ import annotations
@@ -548,7 +549,18 @@ def main() -> int:
     return 0 if all(r["noop"]["write_requests"] == 0 for r in curve) else 1
 
 
+def chart(out: str, *inputs: str) -> int:
+    """``--chart OUT.svg RESULTS.json…``: one scaling chart of the sizes of several
+    invocations (each point's floor is from its own run)."""
+    runs = [run for name in inputs for run in json.loads(Path(name).read_text())["runs"]]
+    runs.sort(key=lambda r: r["customers"])
+    Path(out).write_text(_svg(runs), encoding="utf-8")
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         sys.exit(child(sys.argv[2:]))
+    if sys.argv[1:2] == ["--chart"]:
+        sys.exit(chart(*sys.argv[2:]))
     sys.exit(main())
