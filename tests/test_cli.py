@@ -106,3 +106,19 @@ def test_an_unknown_customer_id_is_an_error_not_a_no_op(tmp_path, monkeypatch, c
     assert code == 1
     err = capsys.readouterr().err
     assert "param `customer_id`: `nobody` is not a customer of billing" in err
+
+
+def test_the_command_line_starts_without_airflow():
+    """Issue 12: the CLI imports Airflow only in the command that needs it (connections),
+    so ``--help`` and a bad command line answer at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usm_billing.cli as cli; cli._parser().parse_args(['sync', '--config', 'x']); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'requests')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

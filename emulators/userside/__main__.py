@@ -11,7 +11,9 @@
 Loads the state from FILE when it exists (else starts empty), merges the optional settings
 file ``{"<billing_id>": {...get_settings data...}}``, prints exactly one line
 ``userside emulator listening on http://127.0.0.1:<port>`` when ready and serves until
-SIGTERM/SIGINT, then saves the state to FILE and exits 0.
+SIGTERM/SIGINT, then saves the state to FILE and exits 0. While serving, the state is
+saved from a background thread a moment after a change (one atomic save for a burst of
+changes), and the encoded customer and tariff lists are kept until the next change.
 
 Fault injection (``api.php`` requests only; details in ``emulators/userside/faults.py``):
 
@@ -68,7 +70,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--port", type=int, required=True, help="TCP port on 127.0.0.1 (0 = pick a free one)"
     )
     parser.add_argument(
-        "--state", required=True, help="state JSON file (loaded if present, saved on changes)"
+        "--state",
+        required=True,
+        help="state JSON file (loaded if present, saved shortly after changes and on exit)",
     )
     parser.add_argument("--casing", choices=("old", "new"), default="new", help="reply key casing")
     parser.add_argument("--key", default=None, help="API key every api.php request must carry")
@@ -172,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         state_path=args.state,
         faults=faults,
         profile=args.profile,
+        cache_views=True,  # every change comes through the server
     )
     with emulator.lock:
         state.save(args.state)
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         stop_server(server, thread)
+        emulator.close()
         with emulator.lock:
             state.save(args.state)
     return 0

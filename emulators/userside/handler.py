@@ -98,6 +98,7 @@ from . import addresses, catalogues, customers
 from .address_keys import house_list_key
 from .common import ApiError, Refusal, parse_form
 from .faults import FAULT_HEADER, FAULT_KINDS, NO_REPLY, Fault, Faults
+from .persist import BackgroundSaver
 from .phpjson import php_json
 from .reads import READS
 from .state import UserSideState
@@ -132,12 +133,20 @@ WRITES: dict[tuple[str, str], Writer] = {
 }
 
 
+# reads whose reply depends on the stored state and the request alone (not on the clock)
+CACHED_READS = frozenset({"get_user_list", "get_tariff_list"})
+
+
 class UserSideEmulator:
     """The emulated UserSide ``api.php`` over a :class:`UserSideState`.
 
     ``casing`` is ``"old"`` or ``"new"``; ``key`` (optional) is the API key every
-    ``api.php`` request must carry; ``state_path`` (optional) is where the state is saved
-    after every request that changed it; ``faults`` (optional) injects seeded faults
+    ``api.php`` request must carry; ``state_path`` (optional) is where the state is saved,
+    from a background thread shortly after a request changed it and on :meth:`close`
+    (:mod:`~emulators.userside.persist`; :meth:`flush` saves at once); ``cache_views``
+    keeps the encoded customer and tariff lists until the next change (only when every
+    change goes through :meth:`handle`, as with the server: code that edits ``state``
+    directly must call :meth:`changed`); ``faults`` (optional) injects seeded faults
     (:class:`~emulators.userside.faults.Faults`; replace ``self.faults`` at any time);
     ``profile`` is ``"lenient"`` (default) or ``"strict"`` (change ``self.profile`` at
     any time).
@@ -152,6 +161,7 @@ class UserSideEmulator:
         state_path: str | None = None,
         faults: Faults | None = None,
         profile: str = "lenient",
+        cache_views: bool = False,
     ) -> None:
         if casing not in ("old", "new"):
             msg = f"casing must be 'old' or 'new', not {casing!r}"
@@ -163,6 +173,13 @@ class UserSideEmulator:
         self.faults = faults if faults is not None else Faults()
         self.profile = profile
         self.lock = threading.RLock()
+        self.cache_views = cache_views
+        self._views: dict[tuple[Any, ...], Response] = {}
+        self._saver = (
+            BackgroundSaver(state_path, lambda: self.state.encode(), self.lock)
+            if state_path
+            else None
+        )
 
     # ------------------------------------------------------------------ profile, casing
     @property
@@ -216,9 +233,21 @@ class UserSideEmulator:
     def _plain(value: Any, status: int = 200) -> Response:
         return status, dict(_JSON_HEADERS), json.dumps(value, ensure_ascii=False).encode("utf-8")
 
-    def _persist(self) -> None:
-        if self.state_path:
-            self.state.save(self.state_path)
+    def changed(self) -> None:
+        """The state changed: forget the cached views, save soon."""
+        self._views.clear()
+        if self._saver is not None:
+            self._saver.mark()
+
+    def flush(self) -> None:
+        """Save the state now if it changed since the last save."""
+        if self._saver is not None:
+            self._saver.flush()
+
+    def close(self) -> None:
+        """Stop the background saver and save what is left."""
+        if self._saver is not None:
+            self._saver.close()
 
     def _count_refusals(self, refusals: list[Refusal]) -> None:
         counts = self.state.stats.setdefault("refusals", {})
@@ -327,12 +356,12 @@ class UserSideEmulator:
             if not isinstance(document, dict):
                 return self._control_error("body must be a JSON object")
             self.state.replace(document)
-            self._persist()
+            self.changed()
             return self._plain({"result": "OK"})
         if name == "reset" and method == "POST":
             self.state.reset()
             self.faults.reset()
-            self._persist()
+            self.changed()
             return self._plain({"result": "OK"})
         if name == "settings" and method in ("GET", "POST"):
             billing_id = query.get("billing_id", "")
@@ -343,7 +372,7 @@ class UserSideEmulator:
             if not isinstance(document, dict):
                 return self._control_error("body must be a JSON object")
             merged = self.state.merge_settings(billing_id, document)
-            self._persist()
+            self.changed()
             return self._plain({"result": "OK", "data": merged})
         return self._plain(
             {"result": "ERROR", "ErrorText": f"no control endpoint {method} {path}"}, 404
@@ -401,12 +430,12 @@ class UserSideEmulator:
             self._count_refusals(refused)
             if exc.changed:
                 self.state.count("mutations")
-                self._persist()
+                self.changed()
             return self._error(exc.status, f"cat={cat} action={action}: {exc.text}", refused)
         if changed and not lifecycle_call:
             self.state.count("mutations")
         if changed or lifecycle_call:
-            self._persist()
+            self.changed()
         return self._reply(reply)
 
     def _partial(self, method: str, query: dict[str, str], body: bytes) -> Response:
@@ -447,10 +476,24 @@ class UserSideEmulator:
             return self._error(400, text)
         # Views of 100,000 customers allocate millions of small objects: keep the cyclic
         # garbage collector out of the way while building and encoding them.
+        cache_key = None
+        if self.cache_views and request in CACHED_READS:
+            ignored = ("key", "temp")
+            cache_key = (
+                self.profile,
+                self.casing,
+                *sorted((k, v) for k, v in params.items() if k not in ignored),
+            )
+            cached = self._views.get(cache_key)
+            if cached is not None:
+                return cached[0], dict(cached[1]), cached[2]
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._reply(reader(self, params))
+            response = self._reply(reader(self, params))
+            if cache_key is not None:
+                self._views[cache_key] = response
+            return response
         except ApiError as exc:
             self._count_refusals(exc.counted())
             return self._error(exc.status, exc.text)

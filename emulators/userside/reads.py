@@ -75,12 +75,25 @@ def user_list(em: UserSideEmulator, params: dict[str, str]) -> Any:
         "commutation": flag(params, "is_load_commutation"),
     }
     rows: dict[str, Any] = {}
-    for customer in em.state.customers_of(scope):
+    for customer in _customers_wanted(em, scope, wanted):
         key = norm_text_id(customer["billing_uid"]) if by_uid else str(customer["id"])
-        if wanted is not None and str(customer["id"]) not in wanted:
-            continue  # customer_id is UserSide's own id, however the rows are keyed
         rows[key] = customer_view(em, customer, options)
     return rows
+
+
+def _customers_wanted(
+    em: UserSideEmulator, scope: str | None, wanted: set[str] | None
+) -> list[dict[str, Any]]:
+    """The customers of ``scope`` (None: all), only the US ids ``wanted`` when given
+    (``customer_id`` is UserSide's own id, however the rows are keyed), ordered by US id.
+    The ids are looked up, not searched for: the importer re-reads customers one by one."""
+    if wanted is None:
+        return em.state.customers_of(scope)
+    stored = em.state.data["customers"]
+    found = [stored[us_id] for us_id in wanted if us_id in stored]
+    if scope is not None:
+        found = [c for c in found if norm_billing_id(c.get("billing_id")) == scope]
+    return sorted(found, key=lambda c: int(c["id"]))
 
 
 def _phone_rows(phones: list[Any], compact: bool) -> list[dict[str, Any]]:

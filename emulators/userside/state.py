@@ -243,16 +243,17 @@ Further choices (not numbered in the contract):
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
 import re
-import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from .address_keys import compose_house_number
+from .persist import write_atomically
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -448,19 +449,12 @@ class UserSideState:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state as JSON atomically (temporary file in the same folder + rename)."""
-        target = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(target))
-        fd, tmp = tempfile.mkstemp(prefix=".userside-state-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.data, fh, ensure_ascii=False, separators=(",", ":"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(path, self.encode())
+
+    def encode(self) -> bytes:
+        """The state document as JSON bytes (msgspec: 100 MB at 100,000 customers in a
+        fraction of the time ``json.dump`` takes, which matters under the emulator's lock)."""
+        return msgspec.json.encode(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the whole state document."""

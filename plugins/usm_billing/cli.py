@@ -21,17 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from usm_billing.check.command import check_command
-from usm_billing.config import default_config_dir, load_config
 from usm_billing.exceptions import ConfigError, UsmBillingError
-from usm_billing.php_config import parse_php_config
-from usm_billing.php_migration import migrate
-from usm_billing.tasks.context import RunContext, RunParams
-from usm_billing.tasks.pipeline import run_in_process
-from usm_billing.tasks.run import release_lock
 
 if TYPE_CHECKING:
+    from usm_billing.tasks.context import RunParams
     from usm_billing.tasks.results import RunReport
+
+# The steps, the hooks and the check import Airflow (its connections and secrets
+# backends, 1-2 s): they are imported by the command that runs them, so `--help` and a
+# bad command line answer at once.
 
 __all__ = ["import_php_config", "main", "run_report", "run_sync"]
 
@@ -44,6 +42,11 @@ def run_report(
     (``finish`` is sent even when a step fails). Returns the report and the first failure
     (the cause). The run's folder (audit, failed steps) is ``cli__<UTC time>``. The run
     lock (:func:`usm_billing.tasks.run.start`) is released however the run ends."""
+    from usm_billing.config import load_config
+    from usm_billing.tasks.context import RunContext, RunParams
+    from usm_billing.tasks.pipeline import run_in_process
+    from usm_billing.tasks.run import release_lock
+
     run_id = f"cli__{pendulum.now('UTC').format('YYYYMMDDTHHmmss.SSSSSS')}"
     ctx = RunContext(load_config(config_path), params or RunParams(), run_id=run_id)
     try:
@@ -66,6 +69,8 @@ def run_sync(
 
     ``message_interval`` (unix ``[start, end)``) imports the billing messages of that
     interval, as a backfill run does; without it, every message not sent yet."""
+    from usm_billing.tasks.context import RunParams
+
     params = RunParams(
         dry_run=dry_run,
         customer_id=customer_id,
@@ -90,6 +95,10 @@ def import_php_config(
 ) -> int:
     """Write the billing YAML for the PHP module's config file and print the two
     connections to create (their keys never printed); exit 0 done, 2 nothing written."""
+    from usm_billing.config import default_config_dir
+    from usm_billing.php_config import parse_php_config
+    from usm_billing.php_migration import migrate
+
     target = output or default_config_dir() / f"{name}.yaml"
     try:
         raw = php_file.read_bytes()
@@ -169,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     (``check``: its own exit code)."""
     args = _parser().parse_args(argv)
     if args.command == "check":
+        from usm_billing.check.command import check_command
+
         return check_command(args.config)
     if args.command == "import-php-config":
         return import_php_config(
@@ -184,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("usm_billing", flush=True)
     print(f"Start module at {pendulum.now().format('YYYY-MM-DD HH:mm:ss')}", flush=True)
+    from usm_billing.tasks.context import RunParams
+
     params = RunParams(
         dry_run=args.dry_run,
         customer_id=args.customer_id,

@@ -1025,6 +1025,7 @@ def test_persistence_round_trip(tmp_path: Any) -> None:
             "add_tariff_id": ["17"],
         }
     )
+    c.em.flush()
     assert path.exists()
     assert not list(tmp_path.glob(".userside-state-*"))
     view, stats = c.view(), c.stats()
@@ -1039,6 +1040,7 @@ def test_persistence_round_trip(tmp_path: Any) -> None:
         data=[{"billing_customer_id": 2, "name": "m"}],
     )
     assert reloaded.view()["2"]["erp_id"] == 2
+    reloaded.em.close()
     assert UserSideState.load(path).to_dict()["customers"]["2"]["billing_uid"] == "2"
 
 

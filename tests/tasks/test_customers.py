@@ -59,6 +59,10 @@ class FakeUserSide:
             if customer_id is None or str(us_id) == customer_id
         }
 
+    def get_customer_ids(self, billing_id):
+        self.calls.append(("get_customer_ids", None))
+        return dict(self.view)
+
     def customer_group_edit(self, data, *, src_billing):
         self.calls.append(("group_edit", data))
         self.writes_sent += 1
@@ -96,6 +100,10 @@ def test_load_customers_opens_sealed_values_and_fills_new_parents(make_ctx, monk
     }
     assert result.customer_ids == {"p": 500, "p_1": 501}
     assert result.load.failed == ()
+    # the new ids come from one ids read; the view's rows are never read again
+    assert [c for c in userside.calls if c[0] in ("get_user_list", "get_customer_ids")] == [
+        ("get_customer_ids", None)
+    ]
 
 
 # --- the diff: audit lines and the licence cap ----------------------------------------

@@ -27,6 +27,10 @@ def always_stream(monkeypatch):
         pytest.param('{"ключ": {"name": "Д\'яченко"}}'.encode(), id="utf8"),
         pytest.param(b'{"a": {"id": 1}, "b": 0042}', id="axbills-leading-zero-fallback"),
         pytest.param(b"undefined", id="ubilling-undefined"),
+        pytest.param(b'{"a": {"password": "p\xff\xfe"}, "b": 1}', id="not-utf8-row"),
+        pytest.param(b'\xef\xbb\xbf{"a": {"id": 1}}', id="bom"),
+        pytest.param(b'{"a": 1, "a": 2}', id="repeated-key"),
+        pytest.param(b'{"result": "OK", "data": [1]}', id="error-like-keys-not-an-error"),
     ],
 )
 def test_same_items_as_whole_decoding(body):

@@ -145,6 +145,36 @@ def test_view_rows_keep_userside_id_under_either_name(hook, requests_mock):
     assert {k: v.us_id for k, v in view.items()} == {"a": 7, "b": 8}
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            b'{"a": {"userside_id": "7", "tariff": {"current": [1]}}, "b": {"erp_id": 8},'
+            b' "c": {"name": "no id"}, "d": {"erp_id": 0}}',
+            {"a": 7, "b": 8},
+            id="5.2-rows-keyed-by-billing-id-either-name",
+        ),
+        pytest.param(b"[]", {}, id="9.1-empty-view-as-list"),
+        pytest.param(b"{}", {}, id="9.1-empty-view-as-map"),
+        pytest.param(b'[{"erp_id": 3}, "x"]', {"0": 3}, id="rows-not-objects-read-leniently"),
+    ],
+)
+def test_customer_ids_read_only_the_id_fields(hook, requests_mock, body, expected):
+    """The ids read after ``group_add`` gives what the full view gives, for any shape."""
+    requests_mock.get(API, content=body)
+    assert hook.get_customer_ids(1) == expected
+    assert {k: v.us_id for k, v in hook.get_user_list(1).items()} == expected
+    assert parse_qs(requests_mock.request_history[0].query)["billing_id"] == ["1"]
+
+
+def test_customer_ids_read_says_what_went_wrong(hook, requests_mock):
+    requests_mock.get(
+        API, json={"Result": "ERROR", "ErrorText": "no such billing"}, status_code=400
+    )
+    with pytest.raises(FatalApiError, match="no such billing"):
+        hook.get_customer_ids(1)
+
+
 def test_missing_key_is_a_precise_error(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_US_NOKEY", json.dumps({"conn_type": "http", "host": "http://userside.test"})

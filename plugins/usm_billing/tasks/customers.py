@@ -21,6 +21,7 @@ from usm_billing.sync.customers import diff_customers, limit_rows
 from usm_billing.tasks.audit import audit
 from usm_billing.tasks.results import CustomerResult
 from usm_billing.tasks.writes import Writes, chunks
+from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import NEW_CUSTOMER_NAME
 
 if TYPE_CHECKING:
@@ -100,13 +101,14 @@ def diff(
     """The customer change set; ``addresses`` and ``catalogues`` give the UserSide ids of
     houses, groups, tags and services known or created earlier in this run."""
     rules = _rules(ctx, start, billing, userside, (addresses, catalogues))
-    changes = diff_customers(
-        billing_customers(billing, start, warn=True),
-        userside.customers,
-        rules,
-        rejected=billing.rejected,
-        only=ctx.params.customer_id,
-    )
+    with gc_paused():  # one pass over every customer, millions of small objects
+        changes = diff_customers(
+            billing_customers(billing, start, warn=True),
+            userside.customers,
+            rules,
+            rejected=billing.rejected,
+            only=ctx.params.customer_id,
+        )
     log.info("Customer changes: %s", changes.summary())
     if changes.unknown_tariffs:
         customers = sorted({uid for uid, _ in changes.unknown_tariffs})
@@ -155,17 +157,18 @@ def _group_add_row(uid: str) -> dict[str, Any]:
     return {"billing_customer_id": billing_customer_id, "name": NEW_CUSTOMER_NAME}
 
 
-def _create(ctx: RunContext, uids: tuple[str, ...], writes: Writes) -> dict[str, UsCustomer]:
-    """``group_add`` in batches; then the view, read once, gives the new ids. A failed
-    batch may have been applied (UserSide keeps ``group_add`` idempotent, contract §5.4,
-    but we do not lean on it): its customers are re-created only when the view lacks
-    them, one per request."""
+def _create(ctx: RunContext, uids: tuple[str, ...], writes: Writes) -> dict[str, int]:
+    """``group_add`` in batches; then one ids read of the view (billing id → UserSide id,
+    no rows built: :meth:`~usm_billing.userside.hook.UserSideHook.get_customer_ids`) gives
+    the new ids. A failed batch may have been applied (UserSide keeps ``group_add``
+    idempotent, contract §5.4, but we do not lean on it): its customers are re-created
+    only when the view lacks them, one per request."""
     us, billing_id = ctx.userside, ctx.config.billing_id
-    view: dict[str, UsCustomer] = {}
+    ids: dict[str, int] = {}
 
     def missing(batch_uids: list[str]) -> list[str]:
-        view.update(us.get_user_list(billing_id))
-        return [uid for uid in batch_uids if uid not in view]
+        ids.update(us.get_customer_ids(billing_id))
+        return [uid for uid in batch_uids if uid not in ids]
 
     writes.batched(
         list(chunks(uids, ctx.config.group_add_batch_size)),
@@ -174,9 +177,9 @@ def _create(ctx: RunContext, uids: tuple[str, ...], writes: Writes) -> dict[str,
         record=lambda uid: f"customer {uid}",
         total=len(uids),
     )
-    if not view or any(uid not in view for uid in uids):
-        view = us.get_user_list(billing_id)
-    return view
+    if not ids or any(uid not in ids for uid in uids):
+        ids = us.get_customer_ids(billing_id)
+    return {uid: ids[uid] for uid in uids if uid in ids}
 
 
 def _resolve(
@@ -309,8 +312,7 @@ def load(
     created: dict[str, int] = {}
     us_id_of = {e.billing_uid: e.us_id for e in changes.edits if e.us_id is not None}
     if changes.creates:
-        view = _create(ctx, changes.creates, writes)
-        created = {uid: view[uid].us_id for uid in changes.creates if uid in view}
+        created = _create(ctx, changes.creates, writes)
         for uid, us_id in created.items():
             us_id_of[uid] = us_id
             uid_of[us_id] = uid

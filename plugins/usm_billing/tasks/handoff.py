@@ -1,11 +1,13 @@
 """How step results cross an Airflow task boundary.
 
-Small results (change sets, load results) go through XCom as :mod:`usm_billing.codec`
+Small results (most change sets, load results) go through XCom as :mod:`usm_billing.codec`
 builtins. The two extracts are large (tens of MB at 100,000 customers) and read by several
-tasks, so each is written once, as codec JSON, to ``<state_path>/<billing_id>/runs/
-<run_id>/<step>.json`` and XCom carries only its path and content hash; a reader
-checks the hash, so it never diffs against another run's data. The last
-:data:`KEEP_RUNS` run folders are kept for inspection.
+tasks, and a change set can be too (a first import's is 20 MB): each of those is written
+once, as codec JSON, to ``<state_path>/<billing_id>/runs/<run_id>/<step>.json`` and XCom
+carries only its path and content hash (:data:`REFERENCE`), so no big value ever becomes a
+task argument (which Airflow would walk to mask secrets and store as rendered fields) or
+an XCom row; a reader checks the hash, so it never diffs against another run's data. The
+last :data:`KEEP_RUNS` run folders are kept for inspection.
 
 The run folder also holds what the ``report`` step reads of the other steps: the error of
 each step that failed (``failures/<step>.json``, so the report names the first failure, not
@@ -24,14 +26,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from usm_billing import codec
 from usm_billing.state_store import state_root
 from usm_billing.universal_api.customers import BillingSnapshot
+from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import UsView
 
 if TYPE_CHECKING:
     from usm_billing.config import BillingConfig
 
 __all__ = [
+    "INLINE_LIMIT",
     "KEEP_RUNS",
     "LARGE",
+    "REFERENCE",
     "clear_failure",
     "failures",
     "pack",
@@ -42,7 +47,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-LARGE: tuple[type, ...] = (BillingSnapshot, UsView)
+LARGE: tuple[type, ...] = (BillingSnapshot, UsView)  # always by reference
+INLINE_LIMIT = 64 * 1024  # bytes of JSON an XCom value may hold; more goes to a file
+REFERENCE = "$artifact"  # the key of a reference (no result type has a field named so)
 KEEP_RUNS = 5
 
 
@@ -73,12 +80,12 @@ def _write(folder: Any, name: str, body: bytes) -> Any:
 
 
 def pack(config: BillingConfig, run_id: str, name: str, value: Any) -> Any:
-    """The XCom value of a step's result."""
-    if not isinstance(value, LARGE):
-        return codec.to_builtins(value)
+    """The XCom value of a step's result: the value itself when small, else a reference."""
     body = codec.encode(value)
+    if not isinstance(value, LARGE) and len(body) <= INLINE_LIMIT:
+        return codec.to_builtins(value)
     path = _write(run_folder(config, run_id), f"{name}.json", body)
-    return {"artifact": str(path), "sha256": hashlib.sha256(body).hexdigest()}
+    return {REFERENCE: str(path), "sha256": hashlib.sha256(body).hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -145,13 +152,14 @@ def _remove(folder: Any) -> None:
 
 
 def unpack(data: Any, kind: type[T]) -> T:
-    """A step's result back from its XCom value."""
-    if not (isinstance(kind, type) and issubclass(kind, LARGE)):
+    """A step's result back from its XCom value (read once: the caller keeps it)."""
+    if not (isinstance(data, dict) and REFERENCE in data):
         return codec.from_builtins(data, kind)
     from airflow.sdk import ObjectStoragePath
 
-    body = ObjectStoragePath(data["artifact"]).read_bytes()
+    body = ObjectStoragePath(data[REFERENCE]).read_bytes()
     if hashlib.sha256(body).hexdigest() != data["sha256"]:
-        msg = f"{data['artifact']} changed since its task wrote it (content hash differs)"
+        msg = f"{data[REFERENCE]} changed since its task wrote it (content hash differs)"
         raise ValueError(msg)
-    return codec.decode(body, kind)
+    with gc_paused():  # millions of small acyclic objects (usm_billing.universal_api.payload)
+        return codec.decode(body, kind)

@@ -10,6 +10,7 @@ from usm_billing.sync.ips import IpRules, diff_ips
 from usm_billing.tasks.audit import audit
 from usm_billing.tasks.customers import billing_customers, reread
 from usm_billing.tasks.writes import Writes
+from usm_billing.universal_api.payload import gc_paused
 
 if TYPE_CHECKING:
     from usm_billing.sync.changes import IpChanges
@@ -27,12 +28,13 @@ def diff(
     """Plan the IP/MAC writes of the customers the licence cap keeps (and, on a
     one-customer run, of that customer only)."""
     rules = IpRules.build(ctx.config, start.settings)
-    changes = diff_ips(
-        billing_customers(billing, start),
-        userside.customers,
-        rules,
-        only=ctx.params.customer_id,
-    )
+    with gc_paused():  # one pass over every customer (usm_billing.universal_api.payload)
+        changes = diff_ips(
+            billing_customers(billing, start),
+            userside.customers,
+            rules,
+            only=ctx.params.customer_id,
+        )
     audit(ctx, "ip", (e.audit() for e in changes.edits))
     return changes
 

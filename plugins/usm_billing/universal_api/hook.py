@@ -25,7 +25,7 @@ from usm_billing.universal_api.catalogues import (
 from usm_billing.universal_api.customers import BillingCustomer, collect_customers
 from usm_billing.universal_api.fields import RecordError, scalar_text
 from usm_billing.universal_api.messages import BillingMessage, parse_messages
-from usm_billing.universal_api.payload import Unreadable, decode_body, iter_json_items
+from usm_billing.universal_api.payload import Unreadable, decode_body, gc_paused, iter_json_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -193,9 +193,10 @@ class UniversalApiHook(KeyedApiHook):
         unusable rows are returned, not raised
         (:func:`~usm_billing.universal_api.customers.collect_customers`). Passwords are
         kept only sealed, and only when ``seal`` is given (:mod:`usm_billing.passwords`)."""
-        return collect_customers(
-            self.fetch_items("get_user_list"), seal=seal, keep_child_id=keep_child_id
-        )
+        with gc_paused():
+            return collect_customers(
+                self.fetch_items("get_user_list"), seal=seal, keep_child_id=keep_child_id
+            )
 
     # --- standart dialect only (§1.1, §4.5 `$billingName`) ---------------------------
 

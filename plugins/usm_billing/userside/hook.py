@@ -11,9 +11,16 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
-from usm_billing.universal_api.payload import STREAM_THRESHOLD, iter_items, iter_json_items
+from usm_billing.universal_api.payload import (
+    STREAM_THRESHOLD,
+    gc_paused,
+    iter_items,
+    iter_json_items,
+)
 from usm_billing.userside.addresses import (
     UsCity,
     UsHouse,
@@ -23,7 +30,7 @@ from usm_billing.userside.addresses import (
     parse_street_rows,
 )
 from usm_billing.userside.customers import UsCustomer, parse_view_row
-from usm_billing.userside.models import UsSettings, UsTariff
+from usm_billing.userside.models import UsSettings, UsTariff, us_id
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 if TYPE_CHECKING:
@@ -52,6 +59,17 @@ REPEATABLE_WRITES = frozenset(
     }
 )
 MODULE_VERSION = "usm_billing v.3.268.airflow"
+
+
+class _RowIds(msgspec.Struct):
+    """The id fields of a view row; msgspec skips every other field without building it."""
+
+    userside_id: Any = None
+    erp_id: Any = None
+    Userside_id: Any = None  # the old casing
+
+
+_VIEW_IDS = msgspec.json.Decoder(dict[str, _RowIds] | list[_RowIds])
 
 
 def _json(value: Any) -> str:
@@ -221,11 +239,44 @@ class UserSideHook(KeyedApiHook):
         if customer_id is not None:
             params["customer_id"] = customer_id
         view = {}
-        for key, row in self.read_items("get_user_list", **params):
-            customer = parse_view_row(key, row, passwords=passwords)
-            if customer is not None:
-                view[key] = customer
+        with gc_paused():
+            for key, row in self.read_items("get_user_list", **params):
+                customer = parse_view_row(key, row, passwords=passwords)
+                if customer is not None:
+                    view[key] = customer
         return view
+
+    def get_customer_ids(self, billing_id: int) -> dict[str, int]:
+        """Billing customer id → UserSide id of every customer of the view, read without
+        building the rows: what a load needs after ``group_add`` (UserSide confirms only a
+        count, and the view is the one place that maps a billing id to the new UserSide
+        id). A body of another shape is read the ordinary way."""
+        params = {"billing_id": billing_id, "is_id_billing_user_id": 1}
+        response, label = self._get("get_user_list", params)
+        body = response.body
+        ids: dict[str, int] = {}
+        try:
+            rows = _VIEW_IDS.decode(body) if response.status == 200 else None
+        except msgspec.DecodeError:
+            rows = None
+        if rows is None:
+            for key, row in iter_items(decode_reply(response.status, body, label=label)):
+                row_id = us_id(row) if isinstance(row, dict) else None
+                if row_id is not None:
+                    ids[key] = row_id
+            return ids
+        pairs = rows.items() if isinstance(rows, dict) else iter_items(rows)
+        for key, each in pairs:
+            row_id = us_id(
+                {
+                    "userside_id": each.userside_id,
+                    "erp_id": each.erp_id,
+                    "Userside_id": each.Userside_id,
+                }
+            )
+            if row_id is not None:
+                ids[key] = row_id
+        return ids
 
     # --- catalogues matched by name (§2.2; contract §4.2-4.3) ----------------------------
 
