@@ -79,5 +79,35 @@ def test_lost_batch_is_resent_in_batches_a_refused_one_in_halves() -> None:
             raise FatalApiError(msg)
 
     writes.batched([[1, 2, 3], [4, 5, 6]], send, recover=lambda items: items, record=str, total=6)
-    assert sent == [(1, 2, 3), (4, 5, 6), (4, 5), (6,), (4,), (5,), (1, 2, 3)]
+    assert sent == [(1, 2, 3), (4, 5, 6), (4, 5), (6,), (1, 2, 3), (4,), (5,)]
     assert [f.record for f in writes.failed] == ["5"]
+
+
+def test_failed_batches_of_a_round_share_one_recover_and_keep_their_lane() -> None:
+    """Issue 11 item 7: every failed batch of a round is re-read at once (one ``recover``
+    call a round, not one per batch), and a re-sent batch mixes no lanes."""
+    writes, sent, recovered = Writes("customers", Hook(), dry_run=False), [], []
+    lost = {(1, 3), (2, 4), (5, 7)}
+
+    def send(batch) -> None:
+        sent.append(tuple(batch))
+        if tuple(batch) in lost:
+            lost.discard(tuple(batch))
+            msg = "no reply"
+            raise RetriableApiError(msg)
+
+    def recover(items: list[int]) -> list[int]:
+        recovered.append(sorted(items))
+        return items
+
+    writes.batched(
+        [[1, 3], [2, 4], [5, 7], [6, 8]],
+        send,
+        recover=recover,
+        record=str,
+        total=8,
+        lane=lambda n: n % 2,
+    )
+    assert recovered == [[1, 2, 3, 4, 5, 7]]
+    assert sent[4:] == [(1, 3), (5, 7), (2, 4)]
+    assert not writes.failed

@@ -11,7 +11,7 @@ as the plan, then only what still differs is sent.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from usm_billing.passwords import is_sealed
 from usm_billing.sync.batches import plan_group_edit
@@ -25,7 +25,7 @@ from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import NEW_CUSTOMER_NAME
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Hashable, Iterable, Mapping, Sequence
 
     from usm_billing.sync.changes import CustomerChanges
     from usm_billing.tasks.context import RunContext
@@ -40,6 +40,19 @@ MAX_ROUNDS = 8  # re-read-and-write rounds of one run for multi-step changes
 REREAD_ONE_BY_ONE = 3  # customers re-read one request each; more: one read of the view
 
 Item = tuple[int, dict[str, Any]]  # (UserSide customer id, group_edit fields)
+
+
+class _Write(NamedTuple):
+    """One customer's part of a group_edit request."""
+
+    us_id: int
+    fields: dict[str, Any]
+    src_billing: bool  # the typical-fields request (one key, ``src_billing=1``)
+
+    def lane(self) -> Hashable:
+        """The writes that may share a request: a typical field with the same field,
+        the others with the others (as :func:`plan_group_edit` splits them)."""
+        return (self.src_billing, tuple(self.fields) if self.src_billing else ())
 
 
 def billing_customers(
@@ -240,37 +253,45 @@ class _Edits:
         subset = {uid: self.billing[uid] for uid in fresh if uid in self.billing}
         return [e for e in diff_customers(subset, fresh, self.rules).edits if e.fields]
 
-    def send(self, items: Sequence[Item]) -> None:
+    def plan(self, items: Iterable[Item]) -> list[list[_Write]]:
+        """The group_edit requests for ``items``, each a list of writes of one lane."""
         cfg = self.ctx.config
         requests = plan_group_edit(
             dict(_resolve(self.ctx, items, self.uid_of, self.created, self.writes)),
             batch_size=cfg.group_edit_batch_size,
             typical_batch_size=cfg.group_edit_typical_batch_size,
         )
-        for request in requests:
-            keys = {k for fields in request.data.values() for k in fields}
+        return [
+            [_Write(us_id, fields, r.src_billing) for us_id, fields in r.data.items()]
+            for r in requests
+        ]
 
-            def recover(failed: list[Item], keys: set[str] = keys) -> list[Item]:
-                edits = self.rediff(us_id for us_id, _ in failed)
-                again = [
-                    (e.us_id, {k: v for k, v in e.fields.items() if k in keys})
-                    for e in edits
-                    if e.us_id is not None  # always set: re-read customers exist
-                ]
-                return _resolve(
-                    self.ctx, [i for i in again if i[1]], self.uid_of, self.created, self.writes
-                )
+    def recover(self, failed: list[_Write]) -> list[_Write]:
+        """One re-read for the customers of every failed request of a round; of what
+        still differs, only the keys whose request failed are sent again (the others
+        were written, or are a later step of a multi-step change)."""
+        keys: dict[int, set[str]] = {}
+        for write in failed:
+            keys.setdefault(write.us_id, set()).update(write.fields)
+        again = [
+            (e.us_id, {k: v for k, v in e.fields.items() if k in keys.get(e.us_id, ())})
+            for e in self.rediff(keys)
+            if e.us_id is not None  # always set: re-read customers exist
+        ]
+        return [w for request in self.plan(i for i in again if i[1]) for w in request]
 
-            def group_edit(batch: Sequence[Item], src: bool = request.src_billing) -> int:
-                return self.ctx.userside.customer_group_edit(dict(batch), src_billing=src)
-
-            self.writes.batched(
-                [list(request.data.items())],
-                group_edit,
-                recover=recover,
-                record=lambda item: f"customer {self.uid_of.get(item[0], item[0])}",
-                total=len(request.data),
-            )
+    def send(self, items: Sequence[Item]) -> None:
+        requests = self.plan(items)
+        self.writes.batched(
+            requests,
+            lambda batch: self.ctx.userside.customer_group_edit(
+                {w.us_id: w.fields for w in batch}, src_billing=batch[0].src_billing
+            ),
+            recover=self.recover,
+            record=lambda w: f"customer {self.uid_of.get(w.us_id, w.us_id)}",
+            total=sum(len(r) for r in requests),
+            lane=_Write.lane,
+        )
 
     def converge(self, us_ids: list[int]) -> None:
         """Multi-step changes: re-read, re-diff and write until nothing differs (at most

@@ -71,16 +71,16 @@ def load(
         subset = {uid: wanted[uid] for uid in fresh if uid in wanted}
         return [(e.us_id, e.fields) for e in diff_ips(subset, fresh, rules).edits if e.us_id]
 
-    for request in plan_group_edit(
+    requests = plan_group_edit(
         dict(items),
         batch_size=ctx.config.group_edit_batch_size,
         typical_batch_size=ctx.config.group_edit_typical_batch_size,
-    ):
-        writes.batched(
-            [list(request.data.items())],
-            lambda batch: ctx.userside.customer_group_edit(dict(batch), src_billing=False),
-            recover=recover,
-            record=lambda item: f"customer {uid_of.get(item[0], item[0])}",
-            total=len(request.data),
-        )
+    )
+    writes.batched(
+        [list(request.data.items()) for request in requests],
+        lambda batch: ctx.userside.customer_group_edit(dict(batch), src_billing=False),
+        recover=recover,
+        record=lambda item: f"customer {uid_of.get(item[0], item[0])}",
+        total=sum(len(request.data) for request in requests),
+    )
     return writes.result(changes.summary(), not_in_userside=missing)

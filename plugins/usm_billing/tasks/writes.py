@@ -30,7 +30,7 @@ from usm_billing.exceptions import ApiError, FatalApiError, OutageError
 from usm_billing.tasks.results import Failure, LoadResult
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 
     from usm_billing.userside.hook import UserSideHook
 
@@ -125,58 +125,62 @@ class Writes:
         recover: Callable[[list[K]], Iterable[K]],
         record: Callable[[K], str],
         total: int,
+        lane: Callable[[K], Hashable] | None = None,
         send_one: Callable[[K], object] | None = None,
-        rounds: int = RESEND_ROUNDS,
     ) -> None:
-        """Send every batch; the items of failed batches go to ``recover`` (re-read and
-        re-diff), and what it returns is sent again. Of a refused batch, in halves (a
-        refused half is halved again), down to one item per request (``send_one``, by
-        default a batch of one): that finds the records UserSide refuses in a few
-        requests, not one per record. Of a batch left without a reply, in batches of the
-        same size (``rounds`` more times, then one by one): an outage says nothing about
-        the records, and one request per record would multiply the requests exactly when
-        UserSide struggles."""
-        lost: list[K] = []
-        refused: list[K] = []
-        size = done = 0
-        for batch in batches:
-            size = max(size, len(batch))
-            try:
-                self._watched(partial(send, batch))
-            except OutageError:
-                raise
-            except ApiError as err:
-                log.warning(
-                    "%s: a batch of %d failed (%s); re-reading them", self.entity, len(batch), err
-                )
-                (refused if isinstance(err, FatalApiError) else lost).extend(batch)
-            done += len(batch)
-            self.progress(done, total)
-        if not lost and not refused:
-            return
-        was_refused = {record(item) for item in refused}
+        """Send every batch; the items of all the batches that failed in a round go to
+        ``recover`` together (one re-read and re-diff a round, not one per failed batch),
+        and what it returns is sent again in the next round. Of a refused batch, in
+        halves (a refused half is halved again), down to one item per request
+        (``send_one``, by default a batch of one): that finds the records UserSide
+        refuses in a few requests, not one per record. Of a batch left without a reply,
+        in batches of the same size (:data:`RESEND_ROUNDS` more times, then one by one):
+        an outage says nothing about the records, and one request per record would
+        multiply the requests exactly when UserSide struggles. ``lane`` names the items
+        that may share a request (by default all): a re-sent batch holds one lane only,
+        and an item is matched to its failed batch by record and lane."""
+        lane_of: Callable[[K], Hashable] = lane or (lambda _: None)
+        pending = [(list(batch), RESEND_ROUNDS) for batch in batches]
         single: list[K] = []
-        again: dict[bool, list[K]] = {True: [], False: []}
-        for item in recover([*lost, *refused]):
-            again[record(item) in was_refused].append(item)
-        for is_refused, items in again.items():
-            if is_refused and size > 2:  # halves of two or more records
-                chunk, left = -(-size // 2), rounds
-            elif not is_refused and rounds > 0:
-                chunk, left = size, rounds - 1
-            else:
-                single.extend(items)
-                continue
-            if items:
-                self.batched(
-                    list(chunks(items, chunk)),
-                    send,
-                    recover=recover,
-                    record=record,
-                    total=len(items),
-                    send_one=send_one,
-                    rounds=left,
-                )
+        while pending:
+            # (record, lane) -> (refused, size of its failed batch, resend rounds left)
+            failed: dict[tuple[str, Hashable], tuple[bool, int, int]] = {}
+            items: list[K] = []
+            done = 0
+            for batch, rounds in pending:
+                try:
+                    self._watched(partial(send, batch))
+                except OutageError:
+                    raise
+                except ApiError as err:
+                    log.warning(
+                        "%s: a batch of %d failed (%s); re-reading them",
+                        self.entity,
+                        len(batch),
+                        err,
+                    )
+                    state = (isinstance(err, FatalApiError), len(batch), rounds)
+                    failed.update({(record(i), lane_of(i)): state for i in batch})
+                    items.extend(batch)
+                done += len(batch)
+                self.progress(done, total)
+            pending = []
+            if not items:
+                break
+            again: dict[tuple[Hashable, bool, int, int], list[K]] = {}
+            for item in recover(items):
+                refused, size, rounds = failed.get((record(item), lane_of(item)), (False, 1, 0))
+                again.setdefault((lane_of(item), refused, size, rounds), []).append(item)
+            for (_, refused, size, rounds), group in sorted(
+                again.items(), key=lambda kv: not kv[0][1]
+            ):
+                if refused and size > 2:  # halves of two or more records
+                    pending.extend((c, rounds) for c in chunks(group, -(-size // 2)))
+                elif not refused and rounds > 0:
+                    pending.extend((c, rounds - 1) for c in chunks(group, size))
+                else:
+                    single.extend(group)
+            total = sum(len(batch) for batch, _ in pending)
         one: Callable[[K], object] = send_one or (lambda item: send([item]))
         for item in single:
             self.attempt(record(item), partial(one, item))
