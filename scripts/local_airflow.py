@@ -291,9 +291,13 @@ def demo_connections(emulators: Emulators) -> dict[str, str]:
         "password": DEMO_BILLING_KEY,
     }
     userside = {"conn_type": "http", "host": emulators.userside_url, "password": DEMO_USERSIDE_KEY}
+    # the run note in the grid (usm_billing.run_note), set through the REST API as the admin
+    # (no host: the API server the tasks talk to)
+    airflow_api = {"conn_type": "http", "login": ADMIN_USER, "password": ADMIN_PASSWORD}
     return {
         "AIRFLOW_CONN_USM_BILLING_DEMO": json.dumps(billing),
         "AIRFLOW_CONN_USM_USERSIDE_DEMO": json.dumps(userside),
+        "AIRFLOW_CONN_USM_BILLING_AIRFLOW_API": json.dumps(airflow_api),
     }
 
 

@@ -65,5 +65,7 @@ def test_demo_dag_converges_in_real_airflow(airflow_demo: Demo):
     assert "write requests" in log, log[-2000:]
     runs = client.dag_runs(DEMO_DAG_ID)
     assert [run["dag_run_id"] for run in runs] == [first["dag_run_id"], second["dag_run_id"]]
+    # the grid's note of each run (set by `report` through the launcher's API connection)
+    assert runs[1]["note"] == "0 customers changed, 0 write requests"
     instances = client.task_instances(DEMO_DAG_ID, second["dag_run_id"])
     assert {ti["state"] for ti in instances} == {"success"}, instances

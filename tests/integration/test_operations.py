@@ -123,11 +123,7 @@ def airflow_extra_env(stack: Stack) -> dict[str, str]:
         "AIRFLOW_CONN_USM_BILLING_OPS": json.dumps(billing),
         "AIRFLOW_CONN_USM_USERSIDE_OPS": json.dumps(userside),
         "AIRFLOW_CONN_USM_OPS_ALERTS": stack.hook.connection(),
-        # the run note through the REST API, as the launcher's admin (host: this API server)
-        "AIRFLOW_CONN_USM_BILLING_AIRFLOW_API": json.dumps(
-            {"conn_type": "http", "login": "admin", "password": "admin"}
-        ),
-    }
+    }  # the run note's API connection comes with the launcher's demo connections
 
 
 @pytest.fixture(scope="module")
