@@ -563,6 +563,7 @@ def main() -> int:
         and not total["final_state_mismatches"]
         and not total["duplicates"]
         and all(c.held for c in concurrent)
+        and total["max_request_ratio"] <= 2  # no retry storm (issue 11 item 7)
     )
     return 0 if ok else 1
 

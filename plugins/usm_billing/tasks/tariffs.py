@@ -11,7 +11,9 @@ from usm_billing.tasks.audit import audit
 from usm_billing.tasks.writes import Writes
 
 if TYPE_CHECKING:
-    from usm_billing.sync.changes import TariffChanges
+    from collections.abc import Sequence
+
+    from usm_billing.sync.changes import TariffAdd, TariffChanges
     from usm_billing.tasks.context import RunContext
     from usm_billing.tasks.results import LoadResult
     from usm_billing.universal_api.customers import BillingSnapshot
@@ -42,9 +44,12 @@ def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
     """Add, then fill in the same run, edit, and flag vanished tariffs.
 
     Every tariff field is an absolute value, so a failed ``group_edit`` is safely re-sent
-    one tariff per ``tariff edit`` (what the PHP module does too); ``tariff add`` is not
-    idempotent in UserSide, so a failed add is reported and left to the next run, which
-    finds it in the view if it was applied after all."""
+    one tariff per ``tariff edit`` (what the PHP module does too). ``tariff add`` is not
+    idempotent in UserSide, so a failed add is never re-sent blindly: the tariff list is
+    read again and only the tariffs it still lacks are added again (the write policy of
+    :meth:`~usm_billing.tasks.writes.Writes.batched`); a tariff that stays missing is
+    reported, and its customers' links are refused by a strict UserSide, so a lost reply
+    must not cost them the run."""
     writes = Writes("tariffs", ctx.userside, dry_run=ctx.params.dry_run)
     if ctx.params.dry_run or changes.is_empty:
         return writes.result(changes.summary())
@@ -52,11 +57,22 @@ def load(ctx: RunContext, changes: TariffChanges) -> LoadResult:
     edits: dict[int, tuple[str, dict[str, Any]]] = {
         e.us_id: (e.billing_id, e.fields) for e in changes.edits
     }
-    for add in changes.adds:
-        writes.attempt(
-            f"tariff {add.billing_tariff_id}",
-            partial(userside.tariff_add, billing_id, add.billing_tariff_id, add.name),
-        )
+
+    def send_add(batch: Sequence[TariffAdd]) -> None:  # one tariff: `tariff add` takes one
+        for each in batch:
+            userside.tariff_add(billing_id, each.billing_tariff_id, each.name)
+
+    def still_missing(failed: list[TariffAdd]) -> list[TariffAdd]:
+        present = userside.get_tariff_list(billing_id)
+        return [each for each in failed if each.billing_tariff_id not in present]
+
+    writes.batched(
+        [[each] for each in changes.adds],
+        send_add,
+        recover=still_missing,
+        record=lambda each: f"tariff {each.billing_tariff_id}",
+        total=len(changes.adds),
+    )
     if changes.adds:
         view = userside.get_tariff_list(billing_id)
         for add in changes.adds:
