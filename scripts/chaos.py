@@ -202,6 +202,26 @@ def _duplicates(userside: UserSideEmulator) -> int:
     return count
 
 
+def _reference(dataset: Any, folder: Path, profile: str) -> dict[str, Any]:
+    """The UserSide state a fault-free single run leaves (:func:`comparable`)."""
+    from usm_billing.cli import run_sync
+
+    folder.mkdir()
+    with _stack(dataset, None, folder, profile) as (config, userside):
+        run_sync(config)
+        return comparable(userside)
+
+
+def _mismatches(reference: dict[str, Any], final: dict[str, Any]) -> int:
+    """Customers and tariffs whose final state differs from the reference's."""
+    return sum(
+        1
+        for section in reference
+        for key in reference[section].keys() | final[section].keys()
+        if not same(reference[section].get(key), final[section].get(key))
+    )
+
+
 def run_chaos(
     seed: int, *, customers: int = 60, rate: float = 0.1, profile: str = "lenient"
 ) -> ChaosResult:
@@ -210,12 +230,9 @@ def run_chaos(
 
     dataset = generate(customers, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
-        reference_dir, chaos_dir = Path(tmp, "reference"), Path(tmp, "chaos")
-        reference_dir.mkdir()
+        reference = _reference(dataset, Path(tmp, "reference"), profile)
+        chaos_dir = Path(tmp, "chaos")
         chaos_dir.mkdir()
-        with _stack(dataset, None, reference_dir, profile) as (config, userside):
-            run_sync(config)
-            reference = comparable(userside)
         faults = Faults(rate=rate, seed=seed, timeout_s=1.0)
         with _stack(dataset, faults, chaos_dir, profile) as (config, userside):
             runs = failed_runs = 0
@@ -232,12 +249,7 @@ def run_chaos(
             userside.faults = Faults()  # faults off: read the final state
             final = comparable(userside)
             duplicates = _duplicates(userside)
-    mismatches = sum(
-        1
-        for section in reference
-        for key in reference[section].keys() | final[section].keys()
-        if not same(reference[section].get(key), final[section].get(key))
-    )
+    mismatches = _mismatches(reference, final)
     return ChaosResult(
         profile, seed, customers, runs, failed_runs, injected, mismatches, duplicates, converged
     )
@@ -364,12 +376,9 @@ def run_concurrent(
     dataset = generate(customers, seed=seed)
     result = ConcurrencyResult(profile, seed, customers, [])
     with tempfile.TemporaryDirectory() as tmp:
-        reference_dir, work_dir = Path(tmp, "reference"), Path(tmp, "concurrent")
-        reference_dir.mkdir()
+        reference = _reference(dataset, Path(tmp, "reference"), profile)
+        work_dir = Path(tmp, "concurrent")
         work_dir.mkdir()
-        with _stack(dataset, None, reference_dir, profile) as (config, userside):
-            run_sync(config)
-            reference = comparable(userside)
         with _stack(dataset, None, work_dir, profile) as (config, userside):
 
             def cli() -> None:
@@ -403,12 +412,7 @@ def run_concurrent(
             result.quiet_writes = userside.stats()["writes"] - before
             final = comparable(userside)
             result.duplicates = _duplicates(userside)
-    result.mismatches = sum(
-        1
-        for section in reference
-        for key in reference[section].keys() | final[section].keys()
-        if not same(reference[section].get(key), final[section].get(key))
-    )
+    result.mismatches = _mismatches(reference, final)
     return result
 
 
