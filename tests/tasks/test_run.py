@@ -109,13 +109,16 @@ class FakeBilling:
             RecordError("state", "9", "functional", "expected text, got a JSON object")
         ]
 
-    def get_user_list(self, *, seal: Any = None, keep_child_id: bool = False) -> tuple[dict, list]:
+    def get_user_list(
+        self, *, seal: Any = None, keep_child_id: bool = False
+    ) -> tuple[dict, list, dict]:
         customers = {
             "a": BillingCustomer(id="a", state_id="5"),
             "b": BillingCustomer(id="b", state_id="9"),
             "c": BillingCustomer(id="c", state_id="5"),
         }
-        return customers, [RecordError("customer", "d", "tariff", "expected an object")]
+        errors = [RecordError("customer", "d", "tariff", "expected an object")]
+        return customers, errors, {"a": "digest-a", "b": "digest-b"}
 
 
 def test_extract_refuses_customers_of_a_refused_state(make_ctx):
@@ -129,6 +132,7 @@ def test_extract_refuses_customers_of_a_refused_state(make_ctx):
         ("customer", "d", "tariff"),
         ("customer", "b", "state_id"),
     ]
+    assert billing.digests == {"a": "digest-a"}  # a refused customer has no digest
 
 
 @pytest.mark.parametrize(

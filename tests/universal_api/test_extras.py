@@ -246,11 +246,11 @@ def test_hook_reads_services_messages_and_children(billing_hook, requests_mock):
     assert (services["2"].name, services["2"].cost) == ("Static IP", "50,00")
     [message] = billing_hook.get_user_messages(timezone="UTC")
     assert (message.id, message.customer, message.date) == ("1", "2", 1_709_251_200)
-    customers, errors = billing_hook.get_user_list()
+    customers, errors, _ = billing_hook.get_user_list()
     assert sorted(customers) == ["1", "1_5", "2"]
     assert customers["1_5"].parent == "1"
     assert errors == []
-    customers, _ = billing_hook.get_user_list(keep_child_id=True)
+    customers, _, _ = billing_hook.get_user_list(keep_child_id=True)
     assert sorted(customers) == ["1", "2", "5"]
 
 

@@ -74,7 +74,7 @@ def test_error_replies_are_clear_and_keyless(conn, requests_mock, status, body, 
 
 def test_undefined_means_empty(conn, requests_mock):
     requests_mock.get("http://billing.test/", text="undefined")
-    customers, errors = UniversalApiHook("billing_test").get_user_list()
+    customers, errors, _ = UniversalApiHook("billing_test").get_user_list()
     assert (customers, errors) == ({}, [])
 
 
@@ -92,7 +92,7 @@ def test_bad_record_is_reported_and_others_kept(conn, requests_mock):
             "b": {"login": "b", "balance": "twelve"},
         },
     )
-    customers, errors = UniversalApiHook("billing_test").get_user_list()
+    customers, errors, _ = UniversalApiHook("billing_test").get_user_list()
     assert list(customers) == ["a"]
     assert [str(e) for e in errors] == [
         "customer `b`: field `balance`: expected a number, got 'twelve'"

@@ -208,7 +208,7 @@ def body(rows: str) -> bytes:
 
 
 def collected(data: bytes, **kwargs: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    customers, errors = collect_customers(iter_json_items(data, source="s"), **kwargs)
+    customers, errors, _ = collect_customers(iter_json_items(data, source="s"), **kwargs)
     reasons: dict[str, list[str]] = {}
     for error in errors:
         reasons.setdefault(error.record_id, []).append(f"{error.field}: {error.reason}")

@@ -63,7 +63,7 @@ def test_every_customer_list_is_read_without_a_refused_record(path: Path):
     """The hook's own reading (row by row, repeated ids and deep rows refused) refuses
     nothing a real billing sent."""
     rows = iter_json_items(_body(path), source="peer")
-    customers, errors = collect_customers(rows)
+    customers, errors, _ = collect_customers(rows)
     assert errors == []
     assert customers
 

@@ -294,10 +294,13 @@ class IpEdit:
 
 @dataclass(frozen=True)
 class IpChanges:
-    """IP/MAC writes per customer; ``kept`` counts view bindings a flag saved from deletion."""
+    """IP/MAC writes per customer; ``kept`` counts view bindings a flag saved from deletion,
+    ``kept_by`` the customers with such bindings and how many each (for the next run's
+    :func:`~usm_billing.sync.unchanged.remember`)."""
 
     edits: tuple[IpEdit, ...] = ()
     kept: int = 0
+    kept_by: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

@@ -131,6 +131,7 @@ def diff_customers(
     *,
     rejected: tuple[str, ...] = (),
     only: str | None = None,
+    unchanged: frozenset[str] = frozenset(),
 ) -> CustomerChanges:
     """The customer change set; ``only`` restricts it to one billing customer id.
 
@@ -138,13 +139,17 @@ def diff_customers(
     and service instances, contract §9.4/§9.5): the load writes it, re-reads the customer,
     and writes ``diff_customers(…, only=uid)`` of the new view, until no ``again``.
     ``unknown_tariffs`` lists the ``(uid, tariff id)`` pairs left alone
-    (:func:`~usm_billing.sync.customer_tariffs.tariff_fields`).
+    (:func:`~usm_billing.sync.customer_tariffs.tariff_fields`). ``unchanged``
+    (:func:`~usm_billing.sync.unchanged.skippable`) names customers known to need
+    nothing: they are not diffed.
     """
     creates: list[str] = []
     edits: list[CustomerEdit] = []
     unknown: set[tuple[str, str]] = set()
     for uid in sorted(billing) if only is None else [only] if only in billing else []:
         view = userside.get(uid)
+        if uid in unchanged and view is not None:
+            continue
         if view is None:
             creates.append(uid)
             step = customer_step(billing[uid], new_customer_view(uid), rules)

@@ -192,20 +192,28 @@ def diff_ips(
     rules: IpRules,
     *,
     only: str | None = None,
+    unchanged: Mapping[str, int] | None = None,
 ) -> IpChanges:
     """IP/MAC writes of every billing customer (``only``: one billing customer id).
 
     A customer this run creates has no binding yet; its edit carries ``us_id=None``.
     Customers gone from the billing keep their bindings (they are only flagged).
+    ``unchanged`` (:func:`~usm_billing.sync.unchanged.skippable`) names customers known to
+    need nothing, with the bindings a flag keeps for each: they are counted, not diffed.
     """
     edits: list[IpEdit] = []
-    kept_total = 0
+    kept_by: dict[str, int] = {}
+    skip = unchanged or {}
     for uid in sorted(billing) if only is None else [only] if only in billing else []:
-        view = userside.get(uid)
-        current = {} if view is None else view_bindings(view)
-        fields, kept = ip_fields(billing[uid].ip_mac, current, rules)
-        kept_total += kept
-        if fields:
-            previous = {str(ip): current[ip] for ip in sorted(current)}
-            edits.append(IpEdit(uid, None if view is None else view.us_id, fields, previous))
-    return IpChanges(tuple(edits), kept_total)
+        if uid in skip:
+            kept = skip[uid]
+        else:
+            view = userside.get(uid)
+            current = {} if view is None else view_bindings(view)
+            fields, kept = ip_fields(billing[uid].ip_mac, current, rules)
+            if fields:
+                previous = {str(ip): current[ip] for ip in sorted(current)}
+                edits.append(IpEdit(uid, None if view is None else view.us_id, fields, previous))
+        if kept:
+            kept_by[uid] = kept
+    return IpChanges(tuple(edits), sum(kept_by.values()), kept_by)

@@ -11,6 +11,7 @@ as the plan, then only what still differs is sent.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from usm_billing.passwords import is_sealed
@@ -18,8 +19,10 @@ from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.changes import DEFERRED_CUSTOMER, CustomerEdit
 from usm_billing.sync.customer_rules import CustomerRules
 from usm_billing.sync.customers import diff_customers, limit_rows
+from usm_billing.sync.unchanged import rules_digest
 from usm_billing.tasks.audit import audit
 from usm_billing.tasks.results import CustomerResult
+from usm_billing.tasks.unchanged import UnchangedRecord
 from usm_billing.tasks.writes import Writes, chunks
 from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import NEW_CUSTOMER_NAME
@@ -114,14 +117,25 @@ def diff(
     """The customer change set; ``addresses`` and ``catalogues`` give the UserSide ids of
     houses, groups, tags and services known or created earlier in this run."""
     rules = _rules(ctx, start, billing, userside, (addresses, catalogues))
+    record = UnchangedRecord(ctx, "customers", billing, userside)
+    # the parents' UserSide ids matter only to child accounts, which are always diffed
+    rules_id = rules_digest(
+        replace(rules, passwords=None, customer_ids={}), rules.passwords is not None
+    )
+    skip = frozenset(record.skippable(rules_id))
+    wanted = billing_customers(billing, start, warn=True)
     with gc_paused():  # one pass over every customer, millions of small objects
         changes = diff_customers(
-            billing_customers(billing, start, warn=True),
+            wanted,
             userside.customers,
             rules,
             rejected=billing.rejected,
             only=ctx.params.customer_id,
+            unchanged=skip,
         )
+    changed = {e.billing_uid for e in changes.edits}
+    changed.update(uid for uid, _tariff in changes.unknown_tariffs)
+    record.save(rules_id, wanted, changed)
     log.info("Customer changes: %s", changes.summary())
     if changes.unknown_tariffs:
         customers = sorted({uid for uid, _ in changes.unknown_tariffs})

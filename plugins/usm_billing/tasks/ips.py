@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from usm_billing.sync.batches import plan_group_edit
 from usm_billing.sync.ips import IpRules, diff_ips
+from usm_billing.sync.unchanged import rules_digest
 from usm_billing.tasks.audit import audit
 from usm_billing.tasks.customers import billing_customers, reread
+from usm_billing.tasks.unchanged import UnchangedRecord
 from usm_billing.tasks.writes import Writes
 from usm_billing.universal_api.payload import gc_paused
 
@@ -28,13 +30,15 @@ def diff(
     """Plan the IP/MAC writes of the customers the licence cap keeps (and, on a
     one-customer run, of that customer only)."""
     rules = IpRules.build(ctx.config, start.settings)
+    record = UnchangedRecord(ctx, "ips", billing, userside)
+    rules_id = rules_digest(rules)
+    kept = record.skippable(rules_id)
+    wanted = billing_customers(billing, start)
     with gc_paused():  # one pass over every customer (usm_billing.universal_api.payload)
         changes = diff_ips(
-            billing_customers(billing, start),
-            userside.customers,
-            rules,
-            only=ctx.params.customer_id,
+            wanted, userside.customers, rules, only=ctx.params.customer_id, unchanged=kept
         )
+    record.save(rules_id, wanted, {e.billing_uid for e in changes.edits}, kept=changes.kept_by)
     audit(ctx, "ip", (e.audit() for e in changes.edits))
     return changes
 

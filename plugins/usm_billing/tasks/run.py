@@ -108,7 +108,7 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
     tariffs, tariff_errors = billing.get_tariff_list()
     states, state_errors = billing.get_user_state_list()
     box = ctx.passwords
-    customers, customer_errors = billing.get_user_list(
+    customers, customer_errors, digests = billing.get_user_list(
         seal=box.seal if box is not None else None, keep_child_id=config.dont_change_child_id
     )
     bad_states = {e.record_id for e in state_errors}
@@ -134,20 +134,20 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
         rejections=tuple(
             Rejection.of(e) for e in [*tariff_errors, *state_errors, *customer_errors]
         ),
+        digests={uid: digests[uid] for uid in customers if uid in digests},
     )
 
 
 def extract_userside(ctx: RunContext) -> UsView:
     """UserSide's current view of this billing: tariffs and customers."""
     config, userside = ctx.config, ctx.userside
-    view = UsView(
-        tariffs=userside.get_tariff_list(config.billing_id),
-        customers=userside.get_user_list(
-            config.billing_id,
-            passwords=ctx.passwords,
-            load_password=config.import_password_to_us_password,
-        ),
+    tariffs = userside.get_tariff_list(config.billing_id)
+    customers, digests = userside.get_view(
+        config.billing_id,
+        passwords=ctx.passwords,
+        load_password=config.import_password_to_us_password,
     )
+    view = UsView(tariffs=tariffs, customers=customers, digests=digests)
     log.info(
         "UserSide: %d tariffs, %d customers of billing %d",
         len(view.tariffs),

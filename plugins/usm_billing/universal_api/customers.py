@@ -11,7 +11,7 @@ read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from usm_billing.universal_api import customer_fields as parts
@@ -30,10 +30,12 @@ from usm_billing.universal_api.fields import (
     to_int,
     to_text,
 )
-from usm_billing.universal_api.payload import Unreadable, as_object, first_object, iter_items
+from usm_billing.universal_api.payload import Row, Unreadable, as_object, first_object, iter_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+
+    import msgspec
 
 __all__ = [
     "MAX_ACCOUNT_DEPTH",
@@ -238,33 +240,44 @@ def customer_records(
 
 
 def collect_customers(
-    rows: Iterable[tuple[str, Any]],
+    rows: Iterable[Row | tuple[str, Any]],
     *,
     seal: Callable[[str], str] | None = None,
     keep_child_id: bool = False,
-) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
-    """Customers by UserSide-side key from ``get_user_list``'s (key, row) pairs, child
-    accounts included, and the records refused. An id that occurs twice (a key repeated
-    in the JSON, keys that differ only in ``&``/``+``, a child id equal to another id)
-    refuses every record of that id: which one is right cannot be known."""
+    digest: Callable[[msgspec.Raw], str] | None = None,
+) -> tuple[dict[str, BillingCustomer], list[RecordError], dict[str, str]]:
+    """Customers by UserSide-side key from ``get_user_list``'s rows, child accounts
+    included, the records refused, and ``digest`` of the JSON text of each customer read
+    from a row of its own (no child accounts; a :class:`Row` the split cut out): what
+    lets the next run know the billing sent the same bytes. An id that occurs twice (a
+    key repeated in the JSON, keys that differ only in ``&``/``+``, a child id equal to
+    another id) refuses every record of that id: which one is right cannot be known."""
     customers: dict[str, BillingCustomer] = {}
     errors: list[RecordError] = []
+    digests: dict[str, str] = {}
     seen: dict[str, int] = {}
-    for row_key, row in rows:
-        for key, raw, parent in customer_records(row_key, row, keep_child_id=keep_child_id):
+    for row in rows:
+        row_key, value, raw = (
+            (row.key, row.value(), row.raw) if isinstance(row, Row) else (*row, None)
+        )
+        records = list(customer_records(row_key, value, keep_child_id=keep_child_id))
+        for key, record, parent in records:
             seen[key] = seen.get(key, 0) + 1
             try:
-                customer = parse_customer(key, raw, seal=seal, parent=parent)
+                customer = parse_customer(key, record, seal=seal, parent=parent)
             except RecordError as err:
                 errors.append(err)
                 continue
             customers[customer.id] = customer
+            if digest is not None and raw is not None and len(records) == 1:
+                digests[customer.id] = digest(raw)
     for key, count in seen.items():
         if count > 1:
             customers.pop(key, None)
+            digests.pop(key, None)
             reason = f"the billing sent {count} records with this id; all of them are refused"
             errors.extend(RecordError("customer", key, "id", reason) for _ in range(count))
-    return customers, errors
+    return customers, errors, digests
 
 
 @dataclass(frozen=True)
@@ -299,6 +312,9 @@ class BillingSnapshot:
     states: dict[str, BillingState]
     customers: dict[str, BillingCustomer]
     rejections: tuple[Rejection, ...] = ()
+    # customer id -> digest of its row's JSON text (collect_customers), for the diffs to
+    # recognise a customer the last run found nothing to write for
+    digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def rejected(self) -> tuple[str, ...]:

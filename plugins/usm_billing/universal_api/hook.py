@@ -25,7 +25,14 @@ from usm_billing.universal_api.catalogues import (
 from usm_billing.universal_api.customers import BillingCustomer, collect_customers
 from usm_billing.universal_api.fields import RecordError, scalar_text
 from usm_billing.universal_api.messages import BillingMessage, parse_messages
-from usm_billing.universal_api.payload import Unreadable, decode_body, gc_paused, iter_json_items
+from usm_billing.universal_api.payload import (
+    RowDigest,
+    Unreadable,
+    decode_body,
+    gc_paused,
+    iter_json_items,
+    iter_json_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -188,14 +195,19 @@ class UniversalApiHook(KeyedApiHook):
 
     def get_user_list(
         self, *, seal: Callable[[str], str] | None = None, keep_child_id: bool = False
-    ) -> tuple[dict[str, BillingCustomer], list[RecordError]]:
+    ) -> tuple[dict[str, BillingCustomer], list[RecordError], dict[str, str]]:
         """Customers by UserSide-side key, child accounts included (§3.13 ``account``);
-        unusable rows are returned, not raised
-        (:func:`~usm_billing.universal_api.customers.collect_customers`). Passwords are
-        kept only sealed, and only when ``seal`` is given (:mod:`usm_billing.passwords`)."""
+        unusable rows are returned, not raised, and the digests of the rows
+        (:func:`~usm_billing.universal_api.customers.collect_customers`, keyed by this
+        billing's API key). Passwords are kept only sealed, and only when ``seal`` is
+        given (:mod:`usm_billing.passwords`)."""
+        method = "get_user_list"
         with gc_paused():
             return collect_customers(
-                self.fetch_items("get_user_list"), seal=seal, keep_child_id=keep_child_id
+                iter_json_rows(self._body(method), source=self._label(method)),
+                seal=seal,
+                keep_child_id=keep_child_id,
+                digest=RowDigest(self.api_key),
             )
 
     # --- standart dialect only (§1.1, §4.5 `$billingName`) ---------------------------

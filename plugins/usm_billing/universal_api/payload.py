@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
+
+import msgspec
 
 from usm_billing.exceptions import FatalApiError, excerpt
 
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
 __all__ = [
+    "Row",
+    "RowDigest",
     "Unreadable",
     "as_object",
     "decode_body",
@@ -30,7 +35,9 @@ __all__ = [
     "gc_paused",
     "iter_items",
     "iter_json_items",
+    "iter_json_rows",
     "pick_keys",
+    "split_rows",
 ]
 
 
@@ -276,17 +283,14 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def iter_json_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
-    """:func:`iter_items` of :func:`decode_body`, without building the whole JSON tree.
-
-    A list of 100,000 customers is tens of MB of JSON and ten times that as Python
-    objects; parsing it row by row keeps only one row in memory at a time. It also sees
-    what a whole-body decode hides: a key sent twice (each occurrence is yielded) and a
-    row too deep to build (:class:`Unreadable`, for that row alone). Anything the stream
-    cannot read (an error reply, a truncated body, a billing quirk) falls back to
+def _stream_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
+    """:func:`iter_items` of :func:`decode_body`, without building the whole JSON tree:
+    the row-by-row text stream (``json`` raw_decode), one row in memory at a time. It
+    sees what a whole-body decode hides: a key sent twice (each occurrence is yielded)
+    and a row too deep to build (:class:`Unreadable`, for that row alone). Anything the
+    stream cannot read (an error reply, a truncated body, a billing quirk) falls back to
     :func:`decode_body`, which repairs or explains it; the keys already yielded are not
-    yielded again.
-    """
+    yielded again."""
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
     yielded: set[str] = set()  # keys (list positions for a list) handed out already
     pending: list[tuple[str, Any]] = []  # a leading run of error-like keys, held back
@@ -307,3 +311,103 @@ def iter_json_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
         for item in iter_items(decode_body(body, source=source)):
             if item[0] not in yielded:
                 yield item
+
+
+_SPLIT = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
+_KEY = msgspec.json.Encoder()
+_UNREAD: Any = object()
+
+
+def split_rows(body: bytes | memoryview) -> list[tuple[str, msgspec.Raw]] | None:
+    """The top-level rows of a JSON object or list as (key, JSON text) pairs, split in C
+    without building them; ``None`` when the body is anything but compact JSON whose
+    every byte is accounted for, so the caller reads it by :func:`_stream_items`.
+
+    The split keeps only the last of a key sent twice, so it is trusted only when the
+    rows it returns add up to the whole body: an object's braces, and per row the
+    key as msgspec writes it, a colon, the row's own text and a comma. A dropped
+    duplicate, white space, a key escaped differently or a trailing anything leaves
+    bytes unaccounted for. Error replies (only error-like keys) are left to the stream,
+    which explains them; so are bodies with a BOM, bare numbers with leading zeros,
+    rows too deep for msgspec and bytes that are not UTF-8 (msgspec refuses them)."""
+    if body[:1] not in (b"{", b"[") or body[-1:] not in (b"}", b"]"):
+        return None
+    try:
+        value = _SPLIT.decode(body)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    if isinstance(value, list):
+        return [(str(index), raw) for index, raw in enumerate(value)]
+    if value and set(value) <= _ERROR_KEYS:
+        return None
+    used = 2 + max(len(value) - 1, 0)  # braces, commas
+    for key, raw in value.items():
+        used += len(_KEY.encode(key)) + 1 + len(raw)
+    return list(value.items()) if used == len(body) else None
+
+
+def decode_row(raw: msgspec.Raw) -> Any:
+    """The value of one row :func:`split_rows` cut out; what msgspec refuses (an integer
+    too long for ``int``, a row too deep, ``NaN``) is read as the text stream reads it."""
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        text = bytes(raw).decode("utf-8", errors="replace")
+        return _decode_row(json.JSONDecoder(), text, 0, name_field=True)[0]
+
+
+class RowDigest:
+    """A keyed digest of a row's JSON text: two runs that read the same bytes for a
+    customer get the same digest, and a digest says nothing about a row's content to
+    whoever lacks the key (a billing row carries the customer's password)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"usm_billing rows\0" + secret.encode("utf-8")).digest()
+
+    def __repr__(self) -> str:
+        return "RowDigest(***)"
+
+    def __call__(self, raw: msgspec.Raw | bytes) -> str:
+        """The row's digest, 32 hex digits."""
+        return hashlib.blake2b(raw, digest_size=16, key=self._key).hexdigest()
+
+
+class Row:
+    """One top-level row of a list reply: its key, its JSON text when
+    :func:`split_rows` cut it out (``None`` when the text stream read it), and its
+    value, decoded when first asked for."""
+
+    __slots__ = ("_value", "key", "raw")
+
+    def __init__(self, key: str, raw: msgspec.Raw | None, value: Any = _UNREAD) -> None:
+        self.key = key
+        self.raw = raw
+        self._value = value
+
+    def value(self) -> Any:
+        """The row's JSON value."""
+        if self._value is _UNREAD:
+            return decode_row(cast("msgspec.Raw", self.raw))
+        return self._value
+
+
+def iter_json_rows(body: bytes, *, source: str) -> Iterator[Row]:
+    """The rows of a list reply (:func:`iter_items` of :func:`decode_body`), without
+    building the whole JSON tree: split in C when :func:`split_rows` can account for
+    every byte, else by the row-by-row text stream, which sees repeated keys and rows
+    too deep to build, and explains error replies."""
+    rows = split_rows(body)
+    if rows is not None:
+        for key, raw in rows:
+            yield Row(key, raw)
+        return
+    for key, value in _stream_items(body, source=source):
+        yield Row(key, None, value)
+
+
+def iter_json_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
+    """(key, value) of every row of :func:`iter_json_rows`."""
+    for row in iter_json_rows(body, source=source):
+        yield row.key, row.value()

@@ -8,7 +8,7 @@ into the forms the diff compares. Passwords never enter a row: only their digest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from usm_billing.universal_api.payload import as_object, first_object, iter_items, pick_keys
@@ -251,3 +251,5 @@ class UsView:
 
     tariffs: dict[str, UsTariff]
     customers: dict[str, UsCustomer]
+    # billing customer id -> digest of its view row's JSON text (UserSideHook.get_view)
+    digests: dict[str, str] = field(default_factory=dict)

@@ -17,9 +17,12 @@ from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
 from usm_billing.universal_api.payload import (
     STREAM_THRESHOLD,
+    Row,
+    RowDigest,
     gc_paused,
     iter_items,
-    iter_json_items,
+    iter_json_rows,
+    split_rows,
 )
 from usm_billing.userside.addresses import (
     UsCity,
@@ -128,13 +131,25 @@ class UserSideHook(KeyedApiHook):
         reply, label = self._get(request, params)
         return decode_reply(reply.status, reply.body, label=label)
 
-    def read_items(self, request: str, **params: Any) -> Iterator[tuple[str, Any]]:
-        """(key, row) pairs of a list read; a large view is parsed row by row."""
+    def read_rows(self, request: str, **params: Any) -> Iterator[Row]:
+        """The rows of a list read, each with its JSON text when the body splits cleanly
+        (:func:`~usm_billing.universal_api.payload.split_rows`). A small body is judged by
+        :func:`decode_reply` first (UserSide's error replies are small); a large one is
+        split, or read row by row."""
         reply, label = self._get(request, params)
         body = reply.body
         if reply.status != 200 or len(body) < STREAM_THRESHOLD:
-            return iter_items(decode_reply(reply.status, body, label=label))
-        return iter_json_items(body, source=label)
+            value = decode_reply(reply.status, body, label=label)
+            rows = split_rows(body) if isinstance(value, (dict, list)) else None
+            if rows is not None and len(rows) == len(value):
+                pairs = zip(rows, iter_items(value), strict=True)
+                return (Row(key, raw, item) for (key, raw), (_k, item) in pairs)
+            return (Row(key, None, item) for key, item in iter_items(value))
+        return iter_json_rows(body, source=label)
+
+    def read_items(self, request: str, **params: Any) -> Iterator[tuple[str, Any]]:
+        """(key, row) pairs of a list read; a large view is parsed row by row."""
+        return ((row.key, row.value()) for row in self.read_rows(request, **params))
 
     def write(self, cat: str, action: str, **form: Any) -> Any:
         """POST one write; the reply is returned for the caller to judge."""
@@ -222,9 +237,24 @@ class UserSideHook(KeyedApiHook):
         passwords: PasswordDigests | None = None,
         load_password: bool = False,
     ) -> dict[str, UsCustomer]:
-        """The view of billing ``billing_id``. ``load_password`` asks for the stored
-        passwords (``is_load_password=1``, contract §5.1); they, and the password part of
-        comments, are kept only as digests of ``passwords``."""
+        """The view of billing ``billing_id`` (:meth:`get_view`, without the digests)."""
+        return self.get_view(
+            billing_id, customer_id=customer_id, passwords=passwords, load_password=load_password
+        )[0]
+
+    def get_view(
+        self,
+        billing_id: int,
+        *,
+        customer_id: str | None = None,
+        passwords: PasswordDigests | None = None,
+        load_password: bool = False,
+    ) -> tuple[dict[str, UsCustomer], dict[str, str]]:
+        """The view of billing ``billing_id`` and the digest of each row's JSON text
+        (keyed by this UserSide's API key: the next run knows a row it reads again byte
+        for byte). ``load_password`` asks for the stored passwords (``is_load_password=1``,
+        contract §5.1); they, and the password part of comments, are kept only as digests
+        of ``passwords``."""
         params: dict[str, Any] = {
             "billing_id": billing_id,
             "is_id_billing_user_id": 1,
@@ -238,13 +268,17 @@ class UserSideHook(KeyedApiHook):
             params["is_load_password"] = 1
         if customer_id is not None:
             params["customer_id"] = customer_id
-        view = {}
+        view: dict[str, UsCustomer] = {}
+        digests: dict[str, str] = {}
+        digest = RowDigest(self.api_key)
         with gc_paused():
-            for key, row in self.read_items("get_user_list", **params):
-                customer = parse_view_row(key, row, passwords=passwords)
+            for row in self.read_rows("get_user_list", **params):
+                customer = parse_view_row(row.key, row.value(), passwords=passwords)
                 if customer is not None:
-                    view[key] = customer
-        return view
+                    view[row.key] = customer
+                    if row.raw is not None:
+                        digests[row.key] = digest(row.raw)
+        return view, digests
 
     def get_customer_ids(self, billing_id: int) -> dict[str, int]:
         """Billing customer id → UserSide id of every customer of the view, read without
