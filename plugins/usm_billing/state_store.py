@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from usm_billing import codec
 from usm_billing.exceptions import RunLockedError, StateError
 from usm_billing.state import MessageState
@@ -91,14 +93,19 @@ class StateFile:
         try:
             if not self.path.exists():
                 return None
-            data = codec.decode(self.path.read_bytes(), dict[str, Any])
+            # the envelope first, the section straight into `kind`: a 100 MB cache is
+            # decoded once, never as a tree of builtins first
+            data = codec.decode(self.path.read_bytes(), dict[str, msgspec.Raw])
+            header: dict[str, object] = {
+                k: msgspec.json.decode(data[k]) for k in ("format", "userside") if k in data
+            }
         except (OSError, ValueError) as err:
             msg = f"{self.path} is unreadable ({type(err).__name__}: {str(err)[:120]})"
             raise ValueError(msg) from None
-        if data.get("format") != FORMAT or self.section not in data:
+        if header.get("format") != FORMAT or self.section not in data:
             msg = f"{self.path} has an unknown format"
             raise ValueError(msg)
-        owner = data.get("userside")
+        owner = header.get("userside")
         if self.userside is not None and owner is not None and owner != self.userside:
             msg = (
                 f"{self.path} belongs to UserSide {owner}, but this run imports into "
@@ -106,7 +113,7 @@ class StateFile:
             )
             raise ForeignStateError(msg)
         try:
-            return codec.from_builtins(data[self.section], kind)
+            return codec.decode(data[self.section], kind)
         except ValueError as err:
             msg = f"{self.path}: `{self.section}` {err}"
             raise ValueError(msg) from None

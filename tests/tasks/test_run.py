@@ -110,7 +110,7 @@ class FakeBilling:
         ]
 
     def get_user_list(
-        self, *, seal: Any = None, keep_child_id: bool = False
+        self, *, seal: Any = None, keep_child_id: bool = False, cached: Any = None
     ) -> tuple[dict, list, dict]:
         customers = {
             "a": BillingCustomer(id="a", state_id="5"),

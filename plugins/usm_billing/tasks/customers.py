@@ -21,6 +21,7 @@ from usm_billing.sync.customer_rules import CustomerRules
 from usm_billing.sync.customers import diff_customers, limit_rows
 from usm_billing.sync.unchanged import rules_digest
 from usm_billing.tasks.audit import audit
+from usm_billing.tasks.parse_cache import read_view
 from usm_billing.tasks.results import CustomerResult
 from usm_billing.tasks.unchanged import UnchangedRecord
 from usm_billing.tasks.writes import Writes, chunks
@@ -159,11 +160,7 @@ def reread(ctx: RunContext, us_ids: Iterable[int]) -> dict[str, UsCustomer]:
     wanted = list(dict.fromkeys(us_ids))
     if len(wanted) > REREAD_ONE_BY_ONE:
         ids = set(wanted)
-        view = ctx.userside.get_user_list(
-            config.billing_id,
-            passwords=ctx.passwords,
-            load_password=config.import_password_to_us_password,
-        )
+        view, _digests = read_view(ctx)  # the rows not written since decode from the cache
         return {uid: row for uid, row in view.items() if row.us_id in ids}
     rows: dict[str, UsCustomer] = {}
     for us_id in wanted:

@@ -24,6 +24,7 @@ from usm_billing.sync.guards import (
 )
 from usm_billing.sync.normalize import loose_equal
 from usm_billing.tasks import handoff
+from usm_billing.tasks.parse_cache import ParseCache, parse_context, read_view
 from usm_billing.tasks.results import Failure, Plausibility, RunReport, StartInfo
 from usm_billing.universal_api.customers import BillingSnapshot, Rejection
 from usm_billing.universal_api.fields import RecordError
@@ -108,8 +109,12 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
     tariffs, tariff_errors = billing.get_tariff_list()
     states, state_errors = billing.get_user_state_list()
     box = ctx.passwords
+    context = parse_context(box, "billing", config.dont_change_child_id)
+    cache = ParseCache(ctx, "billing", context)
     customers, customer_errors, digests = billing.get_user_list(
-        seal=box.seal if box is not None else None, keep_child_id=config.dont_change_child_id
+        seal=box.seal if box is not None else None,
+        keep_child_id=config.dont_change_child_id,
+        cached=cache.load(),
     )
     bad_states = {e.record_id for e in state_errors}
     for uid in [uid for uid, c in customers.items() if c.state_id in bad_states]:
@@ -119,6 +124,7 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
     for error in [*tariff_errors, *state_errors, *customer_errors]:
         log.warning("Skipped: %s", error)
     require_plausible_count(len(customers) + len(customer_errors), billing_label=ctx.label)
+    cache.save(customers, digests)
     log.info(
         "Billing: %d tariffs, %d states, %d customers (%d rejected)",
         len(tariffs),
@@ -142,11 +148,7 @@ def extract_userside(ctx: RunContext) -> UsView:
     """UserSide's current view of this billing: tariffs and customers."""
     config, userside = ctx.config, ctx.userside
     tariffs = userside.get_tariff_list(config.billing_id)
-    customers, digests = userside.get_view(
-        config.billing_id,
-        passwords=ctx.passwords,
-        load_password=config.import_password_to_us_password,
-    )
+    customers, digests = read_view(ctx)
     view = UsView(tariffs=tariffs, customers=customers, digests=digests)
     log.info(
         "UserSide: %d tariffs, %d customers of billing %d",

@@ -12,8 +12,9 @@ read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from usm_billing import codec
 from usm_billing.universal_api import customer_fields as parts
 from usm_billing.universal_api.catalogues import (
     BillingState,
@@ -33,7 +34,7 @@ from usm_billing.universal_api.fields import (
 from usm_billing.universal_api.payload import Row, Unreadable, as_object, first_object, iter_items
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     import msgspec
 
@@ -245,21 +246,33 @@ def collect_customers(
     seal: Callable[[str], str] | None = None,
     keep_child_id: bool = False,
     digest: Callable[[msgspec.Raw], str] | None = None,
+    cached: Mapping[str, tuple[str, msgspec.Raw]] | None = None,
 ) -> tuple[dict[str, BillingCustomer], list[RecordError], dict[str, str]]:
     """Customers by UserSide-side key from ``get_user_list``'s rows, child accounts
     included, the records refused, and ``digest`` of the JSON text of each customer read
     from a row of its own (no child accounts; a :class:`Row` the split cut out): what
-    lets the next run know the billing sent the same bytes. An id that occurs twice (a
-    key repeated in the JSON, keys that differ only in ``&``/``+``, a child id equal to
-    another id) refuses every record of that id: which one is right cannot be known."""
+    lets the next run know the billing sent the same bytes.
+
+    ``cached`` holds the last run's customers by id as (digest, codec JSON of the
+    :class:`BillingCustomer`): a row whose digest is the cached one is the same bytes,
+    so its record is the cached one, decoded instead of parsed again. An id that occurs
+    twice (a key repeated in the JSON, keys that differ only in ``&``/``+``, a child id
+    equal to another id) refuses every record of that id: which one is right cannot be
+    known."""
     customers: dict[str, BillingCustomer] = {}
     errors: list[RecordError] = []
     digests: dict[str, str] = {}
     seen: dict[str, int] = {}
     for row in rows:
-        row_key, value, raw = (
-            (row.key, row.value(), row.raw) if isinstance(row, Row) else (*row, None)
-        )
+        row_key, raw = (row.key, row.raw) if isinstance(row, Row) else (row[0], None)
+        row_digest = digest(raw) if digest is not None and raw is not None else None
+        known = _cached(cached, row_key, row_digest)
+        if known is not None:
+            seen[known.id] = seen.get(known.id, 0) + 1
+            customers[known.id] = known
+            digests[known.id] = cast("str", row_digest)
+            continue
+        value = row.value() if isinstance(row, Row) else row[1]
         records = list(customer_records(row_key, value, keep_child_id=keep_child_id))
         for key, record, parent in records:
             seen[key] = seen.get(key, 0) + 1
@@ -269,8 +282,8 @@ def collect_customers(
                 errors.append(err)
                 continue
             customers[customer.id] = customer
-            if digest is not None and raw is not None and len(records) == 1:
-                digests[customer.id] = digest(raw)
+            if row_digest is not None and len(records) == 1:
+                digests[customer.id] = row_digest
     for key, count in seen.items():
         if count > 1:
             customers.pop(key, None)
@@ -278,6 +291,24 @@ def collect_customers(
             reason = f"the billing sent {count} records with this id; all of them are refused"
             errors.extend(RecordError("customer", key, "id", reason) for _ in range(count))
     return customers, errors, digests
+
+
+def _cached(
+    cached: Mapping[str, tuple[str, msgspec.Raw]] | None, row_key: str, row_digest: str | None
+) -> BillingCustomer | None:
+    """The cached record of a row sent byte for byte as before, else ``None`` (a cache
+    entry that no longer decodes is parsed again)."""
+    if not cached or row_digest is None:
+        return None
+    key = customer_key(row_key)
+    hit = cached.get(key)
+    if hit is None or hit[0] != row_digest:
+        return None
+    try:
+        known = codec.decode(hit[1], BillingCustomer)
+    except ValueError:
+        return None
+    return known if known.id == key and not known.parent else None
 
 
 @dataclass(frozen=True)

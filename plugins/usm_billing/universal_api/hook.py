@@ -35,8 +35,9 @@ from usm_billing.universal_api.payload import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
+    import msgspec
     from pydantic import BaseModel
 
 __all__ = ["UniversalApiHook"]
@@ -194,13 +195,17 @@ class UniversalApiHook(KeyedApiHook):
         return self._catalogue("get_house_list", "house", _house)
 
     def get_user_list(
-        self, *, seal: Callable[[str], str] | None = None, keep_child_id: bool = False
+        self,
+        *,
+        seal: Callable[[str], str] | None = None,
+        keep_child_id: bool = False,
+        cached: Mapping[str, tuple[str, msgspec.Raw]] | None = None,
     ) -> tuple[dict[str, BillingCustomer], list[RecordError], dict[str, str]]:
         """Customers by UserSide-side key, child accounts included (§3.13 ``account``);
         unusable rows are returned, not raised, and the digests of the rows
         (:func:`~usm_billing.universal_api.customers.collect_customers`, keyed by this
-        billing's API key). Passwords are kept only sealed, and only when ``seal`` is
-        given (:mod:`usm_billing.passwords`)."""
+        billing's API key; ``cached``: the last run's records by digest). Passwords are
+        kept only sealed, and only when ``seal`` is given (:mod:`usm_billing.passwords`)."""
         method = "get_user_list"
         with gc_paused():
             return collect_customers(
@@ -208,6 +213,7 @@ class UniversalApiHook(KeyedApiHook):
                 seal=seal,
                 keep_child_id=keep_child_id,
                 digest=RowDigest(self.api_key),
+                cached=cached,
             )
 
     # --- standart dialect only (§1.1, §4.5 `$billingName`) ---------------------------

@@ -323,13 +323,15 @@ def split_rows(body: bytes | memoryview) -> list[tuple[str, msgspec.Raw]] | None
     without building them; ``None`` when the body is anything but compact JSON whose
     every byte is accounted for, so the caller reads it by :func:`_stream_items`.
 
-    The split keeps only the last of a key sent twice, so it is trusted only when the
-    rows it returns add up to the whole body: an object's braces, and per row the
-    key as msgspec writes it, a colon, the row's own text and a comma. A dropped
-    duplicate, white space, a key escaped differently or a trailing anything leaves
-    bytes unaccounted for. Error replies (only error-like keys) are left to the stream,
-    which explains them; so are bodies with a BOM, bare numbers with leading zeros,
-    rows too deep for msgspec and bytes that are not UTF-8 (msgspec refuses them)."""
+    The split keeps only the last of a key sent twice, so an object is trusted only when
+    the rows it returns add up to the whole body: its braces, and per row the key as
+    msgspec writes it, a colon, the row's own text and a comma. A dropped duplicate,
+    white space, a key escaped differently or a trailing anything leaves bytes
+    unaccounted for. (A list has no keys to repeat: white space between its rows hides
+    nothing.) Error replies (only error-like keys) are left to the stream, which explains
+    them; so are bodies with a BOM, bare numbers with leading zeros, rows too deep for
+    msgspec and keys that are not UTF-8. Bytes that are not UTF-8 inside a row are that
+    row's affair (:func:`decode_row`)."""
     if body[:1] not in (b"{", b"[") or body[-1:] not in (b"}", b"]"):
         return None
     try:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
 from usm_billing.universal_api.payload import (
@@ -37,7 +38,7 @@ from usm_billing.userside.models import UsSettings, UsTariff, us_id
 from usm_billing.userside.replies import decode_reply, error_text, is_ok, pick
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from usm_billing.transport import Reply
     from usm_billing.userside.customers import PasswordDigests
@@ -249,12 +250,15 @@ class UserSideHook(KeyedApiHook):
         customer_id: str | None = None,
         passwords: PasswordDigests | None = None,
         load_password: bool = False,
+        cached: Mapping[str, tuple[str, msgspec.Raw]] | None = None,
     ) -> tuple[dict[str, UsCustomer], dict[str, str]]:
         """The view of billing ``billing_id`` and the digest of each row's JSON text
         (keyed by this UserSide's API key: the next run knows a row it reads again byte
-        for byte). ``load_password`` asks for the stored passwords (``is_load_password=1``,
-        contract §5.1); they, and the password part of comments, are kept only as digests
-        of ``passwords``."""
+        for byte). ``cached`` holds the last run's rows by billing id as (digest, codec
+        JSON of the :class:`UsCustomer`): a row of the cached digest is decoded from
+        there, not parsed again. ``load_password`` asks for the stored passwords
+        (``is_load_password=1``, contract §5.1); they, and the password part of comments,
+        are kept only as digests of ``passwords``."""
         params: dict[str, Any] = {
             "billing_id": billing_id,
             "is_id_billing_user_id": 1,
@@ -273,11 +277,14 @@ class UserSideHook(KeyedApiHook):
         digest = RowDigest(self.api_key)
         with gc_paused():
             for row in self.read_rows("get_user_list", **params):
-                customer = parse_view_row(row.key, row.value(), passwords=passwords)
+                row_digest = digest(row.raw) if row.raw is not None else None
+                customer = _cached_row(cached, row.key, row_digest)
+                if customer is None:
+                    customer = parse_view_row(row.key, row.value(), passwords=passwords)
                 if customer is not None:
                     view[row.key] = customer
-                    if row.raw is not None:
-                        digests[row.key] = digest(row.raw)
+                    if row_digest is not None:
+                        digests[row.key] = row_digest
         return view, digests
 
     def get_customer_ids(self, billing_id: int) -> dict[str, int]:
@@ -509,3 +516,20 @@ def _int_id(value: Any) -> int:
         return int(float(str(value).strip()))
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _cached_row(
+    cached: Mapping[str, tuple[str, msgspec.Raw]] | None, key: str, row_digest: str | None
+) -> UsCustomer | None:
+    """The cached customer of a view row read byte for byte as before, else ``None``
+    (a cache entry that no longer decodes is parsed again)."""
+    if not cached or row_digest is None:
+        return None
+    hit = cached.get(key)
+    if hit is None or hit[0] != row_digest:
+        return None
+    try:
+        known = codec.decode(hit[1], UsCustomer)
+    except ValueError:
+        return None
+    return known if known.billing_uid == key else None

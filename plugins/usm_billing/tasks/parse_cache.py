@@ -1,0 +1,116 @@
+"""Each side's customers as the last run read them (``parsed-billing.json``,
+``parsed-userside.json`` in the billing's state folder): a row the billing or UserSide
+sends again byte for byte (the same keyed digest) is decoded from there instead of parsed
+again, which is most of a converged run's reading at 100,000 customers.
+
+The records are the ones the extract hands the other steps (sealed passwords, password
+digests: nothing a run folder does not hold already). It is a cache: a missing,
+unreadable or foreign file, or one written by other parsing code or under other password
+keys or flags (:func:`parse_context`), only means every row is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from usm_billing.state_store import StateFile
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from usm_billing.passwords import PasswordBox
+    from usm_billing.tasks.context import RunContext
+    from usm_billing.userside.customers import UsCustomer
+
+__all__ = ["ParseCache", "ParsedRows", "parse_context", "read_view"]
+
+log = logging.getLogger(__name__)
+
+# the code that turns a row into a record: another version of it parses differently
+_PARSERS = (
+    "codec.py",
+    "passwords.py",
+    "universal_api/customer_fields.py",
+    "universal_api/customers.py",
+    "universal_api/fields.py",
+    "universal_api/payload.py",
+    "userside/customers.py",
+    "userside/models.py",
+)
+
+
+@cache
+def _code_digest() -> str:
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in _PARSERS:
+        digest.update((package / name).read_bytes())
+    return digest.hexdigest()
+
+
+def parse_context(passwords: PasswordBox | None, *flags: Any) -> str:
+    """What a cached record depends on besides its row: the parsing code, the password
+    key (its records hold sealed passwords and keyed digests) and the extract's flags."""
+    box = "" if passwords is None else passwords.digest("usm_billing parse cache")
+    return hashlib.sha256(repr((_code_digest(), box, flags)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParsedRows:
+    """The cache document: its :func:`parse_context` and, by customer id, the digest of
+    the row and the record's codec JSON (left undecoded until a row matches)."""
+
+    context: str = ""
+    rows: dict[str, tuple[str, msgspec.Raw]] = field(default_factory=dict)
+
+
+class ParseCache:
+    """The cached records of one side (``billing``, ``userside``) of this billing."""
+
+    def __init__(
+        self, ctx: RunContext, side: str, context: str, *, userside: str | None = None
+    ) -> None:
+        self.side = side
+        self.context = context
+        self.file = StateFile(ctx.config, f"parsed-{side}.json", "parsed", userside=userside)
+
+    def load(self) -> dict[str, tuple[str, msgspec.Raw]]:
+        """The cached rows, or none when the cache cannot be used."""
+        try:
+            document = self.file.read(ParsedRows)
+        except ValueError as err:
+            log.warning("Parse cache of %s: %s; every row is parsed", self.side, err)
+            return {}
+        if document is None or document.context != self.context:
+            return {}
+        return document.rows
+
+    def save(self, records: Mapping[str, Any], digests: Mapping[str, str]) -> None:
+        """Keep every record whose row has a digest, for the next run."""
+        rows = {uid: (digests[uid], record) for uid, record in records.items() if uid in digests}
+        self.file.write({"context": self.context, "rows": rows})
+
+
+def read_view(ctx: RunContext) -> tuple[dict[str, UsCustomer], dict[str, str]]:
+    """UserSide's whole view of this billing and its row digests, through the cache (and
+    the cache renewed): the extract reads it so, and so does a load that re-reads many
+    customers at once."""
+    config, userside = ctx.config, ctx.userside
+    load_password = config.import_password_to_us_password
+    context = parse_context(ctx.passwords, "userside", load_password)
+    cache = ParseCache(ctx, "userside", context, userside=userside.identity)
+    customers, digests = userside.get_view(
+        config.billing_id,
+        passwords=ctx.passwords,
+        load_password=load_password,
+        cached=cache.load(),
+    )
+    cache.save(customers, digests)
+    return customers, digests
