@@ -13,10 +13,12 @@ the messages sent are facts about one UserSide, and a config pointed at another 
 test instance, a new server) must not reuse them. A document of another UserSide raises
 :class:`ForeignStateError`; one written before the field existed is adopted.
 
-Three documents use it: the house cache (``houses.json``, :mod:`usm_billing.house_cache`),
-the billing messages already sent (``messages.json``, :class:`MessageStore`) and the run
+Documents using it: the house cache (``houses.json``, :mod:`usm_billing.house_cache`),
+the billing messages already sent (``messages.json``, :class:`MessageStore`), the run
 lock (``run-<digest>.lock``, :class:`RunLock`), which keeps two runs of one billing into
-one UserSide (two CLI runs, the CLI beside the DAG) from interleaving.
+one UserSide (two CLI runs, the CLI beside the DAG) from interleaving, and two caches of
+the extracts and diffs (``parsed-*.json``, :mod:`usm_billing.tasks.parse_cache`;
+``unchanged-*.json``, :mod:`usm_billing.tasks.unchanged`).
 """
 
 from __future__ import annotations
