@@ -233,9 +233,11 @@ class UserSideEmulator:
     def _plain(value: Any, status: int = 200) -> Response:
         return status, dict(_JSON_HEADERS), json.dumps(value, ensure_ascii=False).encode("utf-8")
 
-    def changed(self) -> None:
-        """The state changed: forget the cached views, save soon."""
-        self._views.clear()
+    def changed(self, *, views: bool = True) -> None:
+        """The state changed: forget the cached views (``views``: the change can show in
+        them), save soon."""
+        if views:
+            self._views.clear()
         if self._saver is not None:
             self._saver.mark()
 
@@ -435,7 +437,8 @@ class UserSideEmulator:
         if changed and not lifecycle_call:
             self.state.count("mutations")
         if changed or lifecycle_call:
-            self.changed()
+            # a lifecycle call only logs the run (`runs`), which no cached view shows
+            self.changed(views=bool(changed))
         return self._reply(reply)
 
     def _partial(self, method: str, query: dict[str, str], body: bytes) -> Response:

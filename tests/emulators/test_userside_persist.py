@@ -98,6 +98,27 @@ def test_view_cache_until_the_next_change() -> None:
     assert _view(c)[1] in ([], {})
 
 
+def test_lifecycle_calls_keep_the_cached_view(tmp_path: Path) -> None:
+    """Issue 12: ``set_start_info``/``system_operation``/``set_stop_info`` only log the run
+    (contract §9.8), which no view shows, so the cached view survives them; the run log is
+    still saved."""
+    path = tmp_path / "state.json"
+    em = UserSideEmulator(UserSideState(), key=KEY, cache_views=True, state_path=path)
+    c = Client(em)
+    _add_customer(c, 1)
+    first = _view(c)
+    em.state.add_customer("1", "2", "behind the handler's back")  # shows only if rendered
+    for action in ("set_start_info", "system_operation", "set_stop_info"):
+        c.post(cat="usm_billing", action=action, billing_id=1)
+    assert _view(c) == first
+    em.close()
+    assert [run["action"] for run in json.loads(path.read_text())["runs"]][-3:] == [
+        "set_start_info",
+        "system_operation",
+        "set_stop_info",
+    ]
+
+
 def test_without_cache_every_read_renders() -> None:
     em = UserSideEmulator(UserSideState(), key=KEY)
     c = Client(em)
