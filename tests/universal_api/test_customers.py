@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 import pytest
 
 from usm_billing import codec
-from usm_billing.universal_api.customers import BillingCustomer, parse_customer
+from usm_billing.universal_api.customer_fields import row_crc
+from usm_billing.universal_api.customers import BillingCustomer, collect_customers, parse_customer
 from usm_billing.universal_api.fields import RecordError, customer_key
+from usm_billing.universal_api.payload import iter_json_rows
 
 EXAMPLE = {
     "id": "10452",
@@ -396,20 +399,48 @@ def test_parse_customer_record_error_names_customer_and_field(
     assert str(error).startswith(f"customer `{key}`: field `{field}`: ")
 
 
-@pytest.mark.parametrize(
-    ("changes", "same"),
-    [
-        pytest.param({"balance": "-99"}, True, id="2.5-crc-ignores-balance"),
-        pytest.param({"date_activity": "2030-01-01"}, True, id="2.5-crc-ignores-activity"),
-        pytest.param({"traffic": {}}, True, id="2.5-crc-ignores-traffic"),
-        pytest.param({"login": "other"}, False, id="2.5-crc-covers-login"),
-        pytest.param({"password": "changed"}, False, id="2.5-crc-covers-unmodelled-fields"),
-    ],
-)
+CRC_CHANGES = [
+    pytest.param({"balance": "-99"}, True, id="2.5-crc-ignores-balance"),
+    pytest.param({"date_activity": "2030-01-01"}, True, id="2.5-crc-ignores-activity"),
+    pytest.param({"traffic": {}}, True, id="2.5-crc-ignores-traffic"),
+    pytest.param({"login": "other"}, False, id="2.5-crc-covers-login"),
+    pytest.param({"password": "changed"}, False, id="2.5-crc-covers-unmodelled-fields"),
+]
+
+
+@pytest.mark.parametrize(("changes", "same"), CRC_CHANGES)
 def test_crc(changes: dict[str, Any], same: bool) -> None:
     crc = parse_customer("1", EXAMPLE).crc
     assert re.fullmatch(r"[0-9a-f]{32}", crc)
     assert (parse_customer("1", {**EXAMPLE, **changes}).crc == crc) is same
+
+
+@pytest.mark.parametrize(("changes", "same"), CRC_CHANGES)
+def test_row_crc_follows_the_same_rule(changes: dict[str, Any], same: bool) -> None:
+    """§2.5 crc_billing from a row's JSON text (issue 12: the split rows are hashed, not
+    serialised again): the same fields in, the same fields out; field order is not a
+    change."""
+    crc = row_crc(msgspec.Raw(msgspec.json.encode(EXAMPLE)))
+    assert crc is not None
+    assert re.fullmatch(r"[0-9a-f]{32}", crc)
+    reordered = dict(reversed(list(EXAMPLE.items())))
+    assert row_crc(msgspec.Raw(msgspec.json.encode(reordered))) == crc
+    changed = msgspec.Raw(msgspec.json.encode({**EXAMPLE, **changes}))
+    assert (row_crc(changed) == crc) is same
+
+
+@pytest.mark.parametrize("row", [b"[1,2]", b'"text"', b"{"], ids=["list", "string", "broken"])
+def test_row_crc_of_no_object_is_none(row: bytes) -> None:
+    """A row that is no JSON object has no crc of its text; its record is refused anyway."""
+    assert row_crc(msgspec.Raw(row)) is None
+
+
+def test_collected_rows_carry_the_row_crc() -> None:
+    """issue 12: a customer read from a split row gets the crc of its text."""
+    body = msgspec.json.encode({"1": EXAMPLE})
+    customers, errors, _ = collect_customers(iter_json_rows(body, source="s"))
+    assert not errors
+    assert customers["1"].crc == row_crc(msgspec.Raw(msgspec.json.encode(EXAMPLE)))
 
 
 def test_billing_customer_survives_json() -> None:

@@ -112,12 +112,14 @@ def parse_customer(
     *,
     seal: Callable[[str], str] | None = None,
     parent: str = "",
+    crc: str | None = None,
 ) -> BillingCustomer:
     """Parse one row; raises :class:`RecordError` naming the customer and the field.
 
     The password is kept only when ``seal`` is given, and only as ``seal(password)``
     (:mod:`usm_billing.passwords`); ``parent`` is the billing id of the parent account of a
-    child record (:func:`customer_records`).
+    child record (:func:`customer_records`); ``crc``, the row's crc when the caller has it
+    from the row's text (:func:`~usm_billing.universal_api.customer_fields.row_crc`).
     """
     key = customer_key(raw_key)
     _check_row(key, raw)
@@ -192,7 +194,7 @@ def parse_customer(
         values["parent"] = customer_key(parent) if parent != "" else ""
         values["has_is_disable"] = "is_disable" in raw
         field = "(row)"
-        values["crc"] = parts.record_crc(raw)
+        values["crc"] = crc if crc is not None else parts.record_crc(raw)
     except ValueError as err:
         raise RecordError("customer", key, field, str(err)) from None  # noqa: EM101
     except RecursionError:  # the checksum walks the whole record
@@ -274,10 +276,11 @@ def collect_customers(
             continue
         value = row.value() if isinstance(row, Row) else row[1]
         records = list(customer_records(row_key, value, keep_child_id=keep_child_id))
+        crc = parts.row_crc(raw) if raw is not None and len(records) == 1 else None
         for key, record, parent in records:
             seen[key] = seen.get(key, 0) + 1
             try:
-                customer = parse_customer(key, record, seal=seal, parent=parent)
+                customer = parse_customer(key, record, seal=seal, parent=parent, crc=crc)
             except RecordError as err:
                 errors.append(err)
                 continue
