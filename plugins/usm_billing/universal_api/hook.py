@@ -86,7 +86,7 @@ class UniversalApiHook(KeyedApiHook):
             params["request"] = method
         return params
 
-    def _body(self, method: str) -> bytes:
+    def _body(self, method: str) -> bytes | bytearray:
         """The body of one request; any HTTP error is fatal for the extract."""
         reply = self.send(
             "GET", self.base_url_of_connection(), what=method, params=self._params(method)

@@ -76,7 +76,7 @@ def _fail(source: str, reason: str) -> FatalApiError:
     return FatalApiError(f"{source}: {reason}")
 
 
-def decode_body(body: bytes, *, source: str) -> Any:
+def decode_body(body: bytes | bytearray, *, source: str) -> Any:
     """The JSON value of ``body``; ``source`` (e.g. ``billing `ubilling` get_user_list``)
     goes into every error message."""
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
@@ -283,7 +283,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _stream_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
+def _stream_items(body: bytes | bytearray, *, source: str) -> Iterator[tuple[str, Any]]:
     """:func:`iter_items` of :func:`decode_body`, without building the whole JSON tree:
     the row-by-row text stream (``json`` raw_decode), one row in memory at a time. It
     sees what a whole-body decode hides: a key sent twice (each occurrence is yielded)
@@ -318,7 +318,7 @@ _KEY = msgspec.json.Encoder()
 _UNREAD: Any = object()
 
 
-def split_rows(body: bytes | memoryview) -> list[tuple[str, msgspec.Raw]] | None:
+def split_rows(body: bytes | bytearray) -> list[tuple[str, msgspec.Raw]] | None:
     """The top-level rows of a JSON object or list as (key, JSON text) pairs, split in C
     without building them; ``None`` when the body is anything but compact JSON whose
     every byte is accounted for, so the caller reads it by :func:`_stream_items`.
@@ -395,7 +395,7 @@ class Row:
         return self._value
 
 
-def iter_json_rows(body: bytes, *, source: str) -> Iterator[Row]:
+def iter_json_rows(body: bytes | bytearray, *, source: str) -> Iterator[Row]:
     """The rows of a list reply (:func:`iter_items` of :func:`decode_body`), without
     building the whole JSON tree: split in C when :func:`split_rows` can account for
     every byte, else by the row-by-row text stream, which sees repeated keys and rows
@@ -409,7 +409,7 @@ def iter_json_rows(body: bytes, *, source: str) -> Iterator[Row]:
         yield Row(key, None, value)
 
 
-def iter_json_items(body: bytes, *, source: str) -> Iterator[tuple[str, Any]]:
+def iter_json_items(body: bytes | bytearray, *, source: str) -> Iterator[tuple[str, Any]]:
     """(key, value) of every row of :func:`iter_json_rows`."""
     for row in iter_json_rows(body, source=source):
         yield row.key, row.value()

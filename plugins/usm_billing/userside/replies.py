@@ -37,7 +37,7 @@ def error_text(reply: Any) -> str:
     return ""
 
 
-def decode_reply(status: int, body: bytes, *, label: str) -> Any:
+def decode_reply(status: int, body: bytes | bytearray, *, label: str) -> Any:
     """The JSON of a UserSide reply; non-200 or non-JSON → :class:`FatalApiError`."""
     text = body.decode("utf-8", errors="replace").strip()
     try:
