@@ -9,7 +9,7 @@ AF := $(PY) scripts/airflow_env.py
 PORT ?= 8080
 USERSIDE_POOL_SLOTS ?= 2
 
-.PHONY: venv db test demo up down lint bench chaos clean
+.PHONY: venv db test demo up down lint bench bench-many chaos clean
 
 venv: $(VENV)/.editable
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -47,6 +47,9 @@ lint: venv
 
 bench: venv
 	$(AF) $(PY) scripts/bench.py
+
+bench-many: venv
+	$(AF) $(PY) scripts/bench_many.py
 
 clean:
 	-test ! -x $(PY) || $(AF) $(PY) scripts/local_airflow.py down  # no orphans of `make up`

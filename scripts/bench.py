@@ -293,7 +293,7 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
     # the collector from walking them while the emulators answer a measured run
     gc.collect()
     gc.freeze()
-    busy = [_Busy(billing, "handle"), _Busy(userside, "handle")]
+    busy = [_Busy(billing, "respond"), _Busy(userside, "handle")]  # what each server calls
     billing_server, _ = start_billing(billing, port=0)
     userside_server, _ = start_userside(userside, port=0)
     billing_url = f"http://127.0.0.1:{billing_server.server_address[1]}/?action=userside"
