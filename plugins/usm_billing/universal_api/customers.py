@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from usm_billing import codec
 from usm_billing.universal_api import customer_fields as parts
 from usm_billing.universal_api.catalogues import (
     BillingState,
@@ -31,7 +30,14 @@ from usm_billing.universal_api.fields import (
     to_int,
     to_text,
 )
-from usm_billing.universal_api.payload import Row, Unreadable, as_object, first_object, iter_items
+from usm_billing.universal_api.payload import (
+    Row,
+    Unreadable,
+    as_object,
+    cached_record,
+    first_object,
+    iter_items,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -299,19 +305,11 @@ def collect_customers(
 def _cached(
     cached: Mapping[str, tuple[str, msgspec.Raw]] | None, row_key: str, row_digest: str | None
 ) -> BillingCustomer | None:
-    """The cached record of a row sent byte for byte as before, else ``None`` (a cache
-    entry that no longer decodes is parsed again)."""
-    if not cached or row_digest is None:
-        return None
+    """The cached record of a row sent byte for byte as before, if it is that row's own
+    customer and no child account."""
     key = customer_key(row_key)
-    hit = cached.get(key)
-    if hit is None or hit[0] != row_digest:
-        return None
-    try:
-        known = codec.decode(hit[1], BillingCustomer)
-    except ValueError:
-        return None
-    return known if known.id == key and not known.parent else None
+    known = cached_record(cached, key, row_digest, BillingCustomer)
+    return known if known is not None and known.id == key and not known.parent else None
 
 
 @dataclass(frozen=True)

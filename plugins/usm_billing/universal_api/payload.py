@@ -16,10 +16,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 
+from usm_billing import codec
 from usm_billing.exceptions import FatalApiError, excerpt
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "RowDigest",
     "Unreadable",
     "as_object",
+    "cached_record",
     "decode_body",
     "first_object",
     "gc_paused",
@@ -413,3 +415,27 @@ def iter_json_items(body: bytes | bytearray, *, source: str) -> Iterator[tuple[s
     """(key, value) of every row of :func:`iter_json_rows`."""
     for row in iter_json_rows(body, source=source):
         yield row.key, row.value()
+
+
+T = TypeVar("T")
+
+
+def cached_record(
+    cached: Mapping[str, tuple[str, msgspec.Raw]] | None,
+    key: str,
+    row_digest: str | None,
+    kind: type[T],
+) -> T | None:
+    """The record the last run cached under ``key`` for a row of the same digest (the
+    same bytes), as a ``kind``; ``None`` when there is none, the row has no digest, or
+    the entry no longer decodes (the row is parsed again). Whether the record is the
+    row's own customer is the caller's check."""
+    if not cached or row_digest is None:
+        return None
+    hit = cached.get(key)
+    if hit is None or hit[0] != row_digest:
+        return None
+    try:
+        return codec.decode(hit[1], kind)
+    except ValueError:
+        return None

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from usm_billing import codec
 from usm_billing.exceptions import FatalApiError
 from usm_billing.transport import KeyedApiHook
 from usm_billing.universal_api.payload import (
     STREAM_THRESHOLD,
     Row,
     RowDigest,
+    cached_record,
     gc_paused,
     iter_items,
     iter_json_rows,
@@ -278,8 +278,8 @@ class UserSideHook(KeyedApiHook):
         with gc_paused():
             for row in self.read_rows("get_user_list", **params):
                 row_digest = digest(row.raw) if row.raw is not None else None
-                customer = _cached_row(cached, row.key, row_digest)
-                if customer is None:
+                customer = cached_record(cached, row.key, row_digest, UsCustomer)
+                if customer is None or customer.billing_uid != row.key:
                     customer = parse_view_row(row.key, row.value(), passwords=passwords)
                 if customer is not None:
                     view[row.key] = customer
@@ -516,20 +516,3 @@ def _int_id(value: Any) -> int:
         return int(float(str(value).strip()))
     except (TypeError, ValueError, OverflowError):
         return 0
-
-
-def _cached_row(
-    cached: Mapping[str, tuple[str, msgspec.Raw]] | None, key: str, row_digest: str | None
-) -> UsCustomer | None:
-    """The cached customer of a view row read byte for byte as before, else ``None``
-    (a cache entry that no longer decodes is parsed again)."""
-    if not cached or row_digest is None:
-        return None
-    hit = cached.get(key)
-    if hit is None or hit[0] != row_digest:
-        return None
-    try:
-        known = codec.decode(hit[1], UsCustomer)
-    except ValueError:
-        return None
-    return known if known.billing_uid == key else None
