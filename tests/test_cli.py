@@ -122,3 +122,31 @@ def test_the_command_line_starts_without_airflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_sync_with_json_connections_never_imports_airflow(tmp_path, monkeypatch):
+    """Issue 12 (CLI start-up ≤ 1 s): with both connections as JSON ``AIRFLOW_CONN_*``
+    variables, a whole sync (both extracts, every write) runs without importing Airflow,
+    and writes what the in-process run writes (counted by the emulator)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from usm_billing.cli import run_sync; "
+        "summary = run_sync(Path(sys.argv[1])); "
+        "print(summary['write_requests'], sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'airflow'}))"
+    )
+    with emulator_stack(tmp_path, monkeypatch, generate(20, seed=3)) as stack:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(stack.config_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        counted = stack.userside_stats()["writes"]
+    assert done.returncode == 0, done.stderr[-2000:]
+    writes, imported = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert imported == "[]"
+    assert int(writes) == counted > 0

@@ -166,3 +166,30 @@ def test_locked_out_run_sends_nothing_and_leaves_the_lock(config) -> None:
     assert run.finish(holder, started, load)
     assert holder.userside.calls == ["system_operation", "set_stop_info"]
     assert run.run_lock(holder).current() is None
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("/srv/state/1/houses.json", "/srv/state/1/houses.json"),
+        ("state/1/houses.json", "state/1/houses.json"),
+        ("file:///srv/state/1/houses.json", "/srv/state/1/houses.json"),
+        ("file://localhost/srv/my%20state/1/houses.json", "/srv/my state/1/houses.json"),
+        ("s3://bucket/usm/1/houses.json", None),
+        ("gs://bucket/usm/1/houses.json", None),
+    ],
+)
+def test_local_state_is_plain_files_and_object_stores_go_through_airflow(url, local) -> None:
+    """Issue 12 (CLI start-up): a local state folder needs no Airflow; an object store
+    is Airflow's ``ObjectStoragePath`` (config §state_path)."""
+    from pathlib import Path
+
+    path = state_store.store_path(url)
+    if local is None:
+        from airflow.sdk import ObjectStoragePath
+
+        assert isinstance(path, ObjectStoragePath)
+        assert str(path) == url
+    else:
+        assert type(path) is type(Path(local))
+        assert path == Path(local)

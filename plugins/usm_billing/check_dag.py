@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, dag, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowFailException
 
 from usm_billing.check.command import run_check
 from usm_billing.check.render import render
@@ -57,7 +57,7 @@ def build_check_dag(config: BillingConfig, name: str) -> DAG:
         def check() -> dict[str, Any]:
             try:
                 report = run_check(config)
-            except (UsmBillingError, AirflowNotFoundException) as err:
+            except UsmBillingError as err:
                 raise AirflowFailException(" ".join(str(err).split())) from None
             print(render(report))
             if report.blocking:

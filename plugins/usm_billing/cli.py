@@ -6,8 +6,10 @@ usm_billing`` is the same.
 Runs the same steps as the DAG (:mod:`usm_billing.tasks.pipeline`), in one process: for
 migrating from cron and for debugging. It prints the run report as a table; when the run
 stopped, the first failure (the cause) is named, not only the last. Connections come from
-``AIRFLOW_CONN_<ID>`` environment variables (or any secrets backend Airflow is configured
-with). The banner matches the PHP module's log.
+``AIRFLOW_CONN_<ID>`` environment variables, read without starting Airflow when they hold
+JSON (:func:`usm_billing.connections.local_connection`); any other connection is asked of
+Airflow (a URI value, a secrets backend, the metadata database). The banner matches the
+PHP module's log.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ if TYPE_CHECKING:
     from usm_billing.tasks.context import RunParams
     from usm_billing.tasks.results import RunReport
 
-# The steps, the hooks and the check import Airflow (its connections and secrets
-# backends, 1-2 s): they are imported by the command that runs them, so `--help` and a
-# bad command line answer at once.
+# The steps and the check are imported by the command that runs them, so `--help` and
+# a bad command line answer at once; none of them imports Airflow unless a connection
+# must be asked of it.
 
 __all__ = ["import_php_config", "main", "run_report", "run_sync"]
 
@@ -43,12 +45,18 @@ def run_report(
     (the cause). The run's folder (audit, failed steps) is ``cli__<UTC time>``. The run
     lock (:func:`usm_billing.tasks.run.start`) is released however the run ends."""
     from usm_billing.config import load_config
+    from usm_billing.connections import local_connection
     from usm_billing.tasks.context import RunContext, RunParams
     from usm_billing.tasks.pipeline import run_in_process
     from usm_billing.tasks.run import release_lock
 
     run_id = f"cli__{pendulum.now('UTC').format('YYYYMMDDTHHmmss.SSSSSS')}"
-    ctx = RunContext(load_config(config_path), params or RunParams(), run_id=run_id)
+    ctx = RunContext(
+        load_config(config_path),
+        params or RunParams(),
+        run_id=run_id,
+        connections=local_connection,
+    )
     try:
         return run_in_process(ctx)
     except BaseException:  # Ctrl-C, SystemExit: `finish` did not run to release the lock

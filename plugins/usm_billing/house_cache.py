@@ -12,10 +12,10 @@ checks it against UserSide's own answers (:func:`drop_vanished`): a cached house
 no customer of the view points at is looked up in UserSide's house list, and one UserSide
 no longer has (restored from a backup, reinstalled with the state kept, houses merged by
 an admin) is dropped, so its billing houses are asked again in the same run. The file
-lives in object storage through Airflow's ``ObjectStoragePath`` (``file://`` locally,
-``s3://``/``gs://`` in production), read and written by the address tasks only, never at
-DAG parse time; the run lock (:class:`~usm_billing.state_store.RunLock`) means one writer
-per billing and UserSide.
+lives in the state store (:func:`usm_billing.state_store.store_path`: local files, or
+``s3://``/``gs://`` through Airflow's ``ObjectStoragePath``), read and written by the
+address tasks only, never at DAG parse time; the run lock
+(:class:`~usm_billing.state_store.RunLock`) means one writer per billing and UserSide.
 """
 
 from __future__ import annotations

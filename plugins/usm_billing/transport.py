@@ -2,8 +2,12 @@
 ``http`` connection.
 
 The connection's ``host`` is the full base URL (it may carry fixed query parameters), its
-``password`` is the API key, sent as ``key=``. ``HttpHook.run`` is not used: it logs the
-URL and the response body and turns 5xx into a bare ``AirflowException``. Here every
+``password`` is the API key, sent as ``key=``. The hooks do not subclass ``HttpHook``:
+importing it starts Airflow (2.4 s, 110 MiB), which the command line does without, and
+``HttpHook.run`` logs the URL and the response body and turns 5xx into a bare
+``AirflowException``. Its rules for the connection's fields live in
+:class:`usm_billing.connections.HttpConnection`; where the connection comes from is the
+hook's ``connections`` source (Airflow's, in a task). Here every
 failure becomes a :class:`RetriableApiError` or :class:`FatalApiError` whose message names
 the system, the connection and the request, and never the key: the key travels in query
 strings, which ``requests`` puts into its exception texts, and a hostile or careless
@@ -31,11 +35,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import tenacity
-from airflow.providers.http.hooks.http import HttpHook
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from usm_billing.connections import ConnectionSource, HttpConnection, airflow_connection
 from usm_billing.exceptions import FatalApiError, RetriableApiError, redact, register_secret
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ _CHUNK = 1 << 20  # bytes per read, after decompression (urllib3 bounds each rea
 _CUT_RETRY_SECONDS = 0.05  # after the deadline: how often to cut a socket still connecting
 _SECRET_PARAMETER = ("key", "token", "password", "passwd", "pwd")
 _watched = threading.local()  # the deadline of the request this thread is sending
+log = logging.getLogger(__name__)
 
 
 class _RedactingFilter(logging.Filter):
@@ -160,18 +165,13 @@ _WATCHED_POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
 
 
 class _DeadlineAdapter(HTTPAdapter):
-    """``requests`` adapter whose connections can be cut by a :class:`_Deadline`; keeps
-    the socket options (TCP keep-alive) of the adapter ``HttpHook`` would have mounted."""
-
-    def __init__(self, socket_options: list[tuple[int, int, int]] | None) -> None:
-        self._socket_options = socket_options
-        super().__init__()
+    """``requests`` adapter whose connections can be cut by a :class:`_Deadline`, with the
+    socket options (TCP keep-alive) of the adapter ``HttpHook`` mounts."""
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
-        if self._socket_options:
-            pool_kwargs["socket_options"] = self._socket_options
+        pool_kwargs["socket_options"] = HttpConnection.socket_options()
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
 
@@ -182,10 +182,12 @@ class _DeadlineAdapter(HTTPAdapter):
         return manager
 
 
-class KeyedApiHook(HttpHook):
+class KeyedApiHook:
     """Base of the two API hooks: session, key, deadline, body cap, retries, precise errors.
 
     :param conn_id: Airflow connection id (conn_type ``http``).
+    :param connections: where the connection is read
+        (:func:`~usm_billing.connections.airflow_connection` unless told).
     :param timeout: total seconds of one request, connect to last body byte (the PHP
         module's curl waits 1200 s); also the connect and per-read timeout.
     :param attempts: tries per request for transient failures (connect, timeout, 5xx, 429).
@@ -199,13 +201,14 @@ class KeyedApiHook(HttpHook):
         self,
         conn_id: str,
         *,
+        connections: ConnectionSource = airflow_connection,
         timeout: float = 1200.0,
         attempts: int = 3,
         backoff: float = 1.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
-        super().__init__(method="GET", http_conn_id=conn_id)
         self.conn_id = conn_id
+        self.connections = connections
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -216,10 +219,15 @@ class KeyedApiHook(HttpHook):
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
 
     @cached_property
+    def connection(self) -> HttpConnection:
+        """The connection, read on first use (a hook that sends nothing reads nothing)."""
+        return self.connections(self.conn_id)
+
+    @cached_property
     def api_key(self) -> str:
         """The API key, from the connection's password field; a connection without one
         is a setup error, reported before any request."""
-        key = self.get_connection(self.conn_id).password
+        key = self.connection.password
         if not key:
             msg = (
                 f"{self.system} connection `{self.conn_id}` has no API key in its password "
@@ -231,15 +239,18 @@ class KeyedApiHook(HttpHook):
 
     @cached_property
     def session(self) -> requests.Session:
-        """The connection's session without HTTP basic auth (the key goes as a parameter),
-        with connections a deadline can cut."""
-        session = self.get_conn()
-        session.auth = None  # the key is a parameter, never HTTP basic auth
-        options = getattr(self.keep_alive_adapter, "socket_options", None)
-        adapter = _DeadlineAdapter(options)
+        """The connection's session as ``HttpHook`` builds it (proxies, TLS, headers from
+        the extras) but without HTTP basic auth (the key goes as a parameter), with
+        connections a deadline can cut."""
+        connection = self.connection
+        session = requests.Session()
+        for name, value in connection.session_options.items():
+            setattr(session, name, value)
+        session.headers.update(connection.headers)
+        adapter = _DeadlineAdapter()
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        _register_url_secrets(self.base_url)
+        _register_url_secrets(connection.base_url)
         return session
 
     def _label(self, what: str) -> str:
@@ -304,7 +315,7 @@ class KeyedApiHook(HttpHook):
                 raise FatalApiError(msg) from None
         if deadline.expired:  # a body without a length ends at the cut: incomplete
             raise RetriableApiError(late)
-        self.log.debug(
+        log.debug(
             "%s answered HTTP %s in %.2f s",
             self._label(what),
             reply.status,
@@ -341,9 +352,9 @@ class KeyedApiHook(HttpHook):
         return b"".join(chunks)
 
     def base_url_of_connection(self) -> str:
-        """The connection's base URL (``HttpHook`` fills ``base_url`` when the session is built)."""
+        """The connection's base URL; its secrets are registered for masking first."""
         _ = self.session
-        return self.base_url
+        return self.connection.base_url
 
 
 def _read_declared(response: requests.Response, size: int) -> bytes | bytearray:

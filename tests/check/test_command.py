@@ -99,7 +99,8 @@ ONE_LINE_FAILURES = [
     pytest.param(
         "carbon5",
         {"connection": None},
-        "check: The conn_id `usm_billing_test` isn't defined",
+        "check: connection `usm_billing_test` is not defined: add it in Airflow or set "
+        "AIRFLOW_CONN_USM_BILLING_TEST",
         id="undefined-connection",
     ),
 ]

@@ -14,13 +14,12 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow.sdk.exceptions import AirflowNotFoundException
-
 from usm_billing.check.judge import build_report
 from usm_billing.check.render import render
 from usm_billing.check.report import Probe, needed_methods
 from usm_billing.config import load_config
-from usm_billing.exceptions import ApiError, FatalApiError, UsmBillingError, redact
+from usm_billing.connections import ConnectionSource, airflow_connection, local_connection
+from usm_billing.exceptions import ApiError, ConfigError, FatalApiError, UsmBillingError, redact
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.userside.hook import UserSideHook
 
@@ -66,7 +65,7 @@ def collect(
             probes[method] = _probe(billing, method)
     try:
         erp = Probe("get_system_information", value=userside.get_system_information())
-    except (ApiError, AirflowNotFoundException) as err:
+    except (ApiError, ConfigError) as err:
         erp = Probe("get_system_information", error=str(err))
     return probes, erp
 
@@ -78,9 +77,11 @@ def base_url(billing: UniversalApiHook) -> str:
     return redact(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")))
 
 
-def run_check(config: BillingConfig) -> CheckReport:
+def run_check(
+    config: BillingConfig, *, connections: ConnectionSource = airflow_connection
+) -> CheckReport:
     """Probe, validate and judge one billing (raises when the billing cannot be asked)."""
-    options = {**config.request_options, "attempts": 1}
+    options = {**config.request_options, "attempts": 1, "connections": connections}
     billing = UniversalApiHook(config.billing_conn_id, dialect=config.billing_name, **options)
     userside = UserSideHook(config.userside_conn_id, **options)
     probes, erp = collect(config, billing, userside)
@@ -96,8 +97,8 @@ def check_command(
     level = root.level
     root.setLevel(logging.WARNING)  # the report is the output, not the hooks' log lines
     try:
-        report = run_check(load_config(config_path))
-    except (UsmBillingError, AirflowNotFoundException) as problem:
+        report = run_check(load_config(config_path), connections=local_connection)
+    except UsmBillingError as problem:
         print(f"check: {_one_line(problem)}", file=err, flush=True)
         return 2
     finally:
@@ -107,7 +108,4 @@ def check_command(
 
 
 def _one_line(problem: Exception) -> str:
-    text = " ".join(str(problem).split())
-    if isinstance(problem, AirflowNotFoundException):
-        text += " (define it as an AIRFLOW_CONN_<ID> variable or in Airflow's connections)"
-    return redact(text)
+    return redact(" ".join(str(problem).split()))

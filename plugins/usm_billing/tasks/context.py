@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from usm_billing.config import BillingConfig
+from usm_billing.connections import ConnectionSource, airflow_connection
 from usm_billing.password_keys import password_box_for
 from usm_billing.universal_api.hook import UniversalApiHook
 from usm_billing.userside.hook import UserSideHook
@@ -53,6 +54,9 @@ class RunContext:
     config: BillingConfig
     params: RunParams = field(default_factory=RunParams)
     run_id: str = ""
+    # where the hooks read their connections: Airflow's resolution in a task, the
+    # environment first on the command line (:func:`usm_billing.connections.local_connection`)
+    connections: ConnectionSource = airflow_connection
 
     @property
     def label(self) -> str:
@@ -64,13 +68,20 @@ class RunContext:
         """The billing's hook, made on first use: a task builds only the hooks it uses."""
         options = self.config.request_options
         return UniversalApiHook(
-            self.config.billing_conn_id, dialect=self.config.billing_name, **options
+            self.config.billing_conn_id,
+            dialect=self.config.billing_name,
+            connections=self.connections,
+            **options,
         )
 
     @cached_property
     def userside(self) -> UserSideHook:
         """UserSide's hook; made on first use (a task that only diffs never needs it)."""
-        return UserSideHook(self.config.userside_conn_id, **self.config.request_options)
+        return UserSideHook(
+            self.config.userside_conn_id,
+            connections=self.connections,
+            **self.config.request_options,
+        )
 
     @cached_property
     def passwords(self) -> PasswordBox | None:

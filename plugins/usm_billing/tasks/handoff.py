@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from usm_billing import codec
-from usm_billing.state_store import state_root
+from usm_billing.state_store import state_root, store_path
 from usm_billing.universal_api.customers import BillingSnapshot
 from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import UsView
@@ -54,14 +54,13 @@ KEEP_RUNS = 5
 
 
 def _runs(config: BillingConfig) -> Any:
-    from airflow.sdk import ObjectStoragePath
-
-    return ObjectStoragePath(f"{state_root(config)}/{config.billing_id}/runs")
+    return store_path(f"{state_root(config)}/{config.billing_id}/runs")
 
 
 def run_folder(config: BillingConfig, run_id: str) -> Any:
-    """``<state_path>/<billing_id>/runs/<run_id>/`` (an ``ObjectStoragePath``), made on
-    first use; older run folders beyond :data:`KEEP_RUNS` are removed then."""
+    """``<state_path>/<billing_id>/runs/<run_id>/`` (a
+    :func:`~usm_billing.state_store.store_path`), made on first use; older run folders
+    beyond :data:`KEEP_RUNS` are removed then."""
     runs = _runs(config)
     folder = runs / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
     if not folder.exists():
@@ -155,9 +154,7 @@ def unpack(data: Any, kind: type[T]) -> T:
     """A step's result back from its XCom value (read once: the caller keeps it)."""
     if not (isinstance(data, dict) and REFERENCE in data):
         return codec.from_builtins(data, kind)
-    from airflow.sdk import ObjectStoragePath
-
-    body = ObjectStoragePath(data[REFERENCE]).read_bytes()
+    body = store_path(data[REFERENCE]).read_bytes()
     if hashlib.sha256(body).hexdigest() != data["sha256"]:
         msg = f"{data[REFERENCE]} changed since its task wrote it (content hash differs)"
         raise ValueError(msg)

@@ -59,10 +59,7 @@ class UniversalApiHook(KeyedApiHook):
     :param dialect: ``standart`` or ``carbon5``.
     """
 
-    conn_name_attr = "billing_conn_id"
     default_conn_name = "usm_billing_default"
-    conn_type = "http"
-    hook_name = "UserSide Universal API (billing)"
     system = "billing"
 
     def __init__(

@@ -86,10 +86,7 @@ class UserSideHook(KeyedApiHook):
     :param userside_conn_id: Airflow connection of UserSide (host = UserSide base URL).
     """
 
-    conn_name_attr = "userside_conn_id"
     default_conn_name = "usm_userside_default"
-    conn_type = "http"
-    hook_name = "UserSide ERP"
     system = "UserSide"
 
     def __init__(self, userside_conn_id: str = default_conn_name, **kwargs: Any) -> None:
