@@ -16,8 +16,8 @@ same invocation and against the same servers it measures:
   requests, and the seconds the emulators spent answering (``emulator_s``: wall time
   inside their handlers; the ``net`` ratios subtract it);
 * ``startup``: ``python -m usm_billing --help`` (the CLI's own imports), and
-  ``sync_imports``: what a sync imports before its first request (Airflow, for the
-  connections);
+  ``sync_imports``: what a sync imports before its first request (the steps, the hooks,
+  the check; no Airflow, as the connections are JSON ``AIRFLOW_CONN_*`` variables);
 * with ``BENCH_BEFORE=<other checkout>/plugins``, the same ``noop`` and ``day1`` runs of
   that older importer too, interleaved with this one's against the same servers
   (``noop_before``, ``day1_before``; the UserSide state and the importer's state are put
@@ -31,10 +31,10 @@ same invocation and against the same servers it measures:
 Reported as ratios of the floor (fetch + fastest parse), never as pass/fail timings.
 ``BENCH_CUSTOMERS`` (default 100000) sets the size, ``BENCH_SIZES=1000,10000`` runs
 several sizes in one invocation (the scaling curve), ``BENCH_SAVE=1`` also writes
-``benchmarks/results/bench.json`` (and ``scaling.json``/``scaling.svg`` for several
+``benchmarks/results/bench.json`` (and ``scaling.json``/``scaling.png`` for several
 sizes), ``BENCH_PYSPY=/path/to/py-spy`` records the ``noop`` and ``day1`` children as
 flame graphs (``benchmarks/results/flame-<size>-<run>.svg``; times then include the
-sampler's overhead). ``python scripts/bench.py --chart OUT.svg A.json B.json`` draws one
+sampler's overhead). ``python scripts/bench.py --chart OUT.png A.json B.json`` draws one
 scaling chart from the results of several invocations.
 """
 
@@ -344,7 +344,7 @@ def bench_size(size: int, pyspy: str | None) -> dict[str, Any]:
             print(f"  {name:<14} {row['seconds']:8.2f} s", flush=True)
 
         results["startup_s"] = _startup(env, "-m", "usm_billing", "--help")
-        # what a sync imports before its first request (the hooks' Airflow base class)
+        # what a sync imports before its first request (no Airflow: JSON connections)
         results["sync_imports_s"] = _startup(
             env, "-c", "import usm_billing.tasks.pipeline, usm_billing.check.command"
         )
@@ -480,56 +480,37 @@ def _print(results: dict[str, Any]) -> None:
         print(f"  {name:<32} {value:6.2f}")
 
 
-def _svg(curve: list[dict[str, Any]]) -> str:
-    """A line chart (seconds against customers, log-log) of the scaling curve."""
-    import math
+def _chart(curve: list[dict[str, Any]], out: Path) -> None:
+    """The scaling curve as a PNG (seconds against customers, log-log; ``matplotlib``,
+    installed by ``make bench`` from ``requirements-bench.txt``): the floor, the raw fetch,
+    the steady no-change run and one day, each point from its own invocation."""
+    import matplotlib
 
-    series = {
-        "floor (fetch + parse)": [r["floor_live"]["parsed_s"] for r in curve],
-        "raw fetch": [r["floor_live"]["raw_s"] for r in curve],
-        "no change": [r["noop"]["seconds"] for r in curve],
-        "one day": [r["day1"]["seconds"] for r in curve],
-    }
-    colours = ["#555555", "#999999", "#1f77b4", "#d62728"]
+    matplotlib.use("Agg")  # no display: files only
+    from matplotlib import pyplot
+
     sizes = [r["customers"] for r in curve]
-    values = [v for vs in series.values() for v in vs if v > 0]
-    x0, x1 = math.log10(min(sizes)), math.log10(max(sizes)) + 1e-9
-    y0, y1 = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-    width, height, pad = 640, 400, 60
-
-    def point(size: float, value: float) -> tuple[float, float]:
-        x = pad + (math.log10(size) - x0) / (x1 - x0) * (width - 2 * pad)
-        y = height - pad - (math.log10(max(value, 1e-9)) - y0) / (y1 - y0) * (height - 2 * pad)
-        return x, y
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        'font-family="sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-    ]
-    for exponent in range(y0, y1 + 1):
-        _, y = point(sizes[0], 10.0**exponent)
-        parts.append(
-            f'<line x1="{pad}" x2="{width - pad}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{pad - 6}" y="{y + 4:.1f}" text-anchor="end">{10.0**exponent:g} s</text>'
-        )
-    for size in sizes:
-        x, _ = point(size, 10.0**y0)
-        parts.append(
-            f'<text x="{x:.1f}" y="{height - pad + 18}" text-anchor="middle">{size:,}</text>'
-        )
-    for index, (label, vs) in enumerate(series.items()):
-        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(point, sizes, vs))
-        colour = colours[index]
-        parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
-        )
-        parts.append(f'<text x="{pad + 10}" y="{20 + 16 * index}" fill="{colour}">{label}</text>')
-    parts.append(
-        f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">customers (log)</text>'
-    )
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    series = {
+        "raw fetch (both lists)": ([r["floor_live"]["raw_s"] for r in curve], "#999999", ":"),
+        "floor: fetch + parse": ([r["floor_live"]["parsed_s"] for r in curve], "#555555", "--"),
+        "no change (steady)": ([r["noop"]["seconds"] for r in curve], "#1f77b4", "-"),
+        "one day": ([r["day1"]["seconds"] for r in curve], "#d62728", "-"),
+    }
+    figure, axes = pyplot.subplots(figsize=(8, 5), dpi=100)
+    for label, (values, colour, style) in series.items():
+        axes.plot(sizes, values, style, color=colour, marker="o", label=label)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    axes.minorticks_off()
+    axes.set_xlabel("customers (log)")
+    axes.set_ylabel("seconds (log)")
+    axes.set_title("usm_billing: one sync against the physical floor")
+    axes.grid(True, which="major", color="#eeeeee")
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(out, format="png", metadata={"Software": None})
+    pyplot.close(figure)
 
 
 def main() -> int:
@@ -556,16 +537,16 @@ def main() -> int:
         name = "scaling" if len(curve) > 1 else f"bench-{sizes[0]}"
         (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
         if len(curve) > 1:
-            (RESULTS / "scaling.svg").write_text(_svg(curve), encoding="utf-8")
+            _chart(curve, RESULTS / "scaling.png")
     return 0 if all(r["noop"]["write_requests"] == 0 for r in curve) else 1
 
 
 def chart(out: str, *inputs: str) -> int:
-    """``--chart OUT.svg RESULTS.json…``: one scaling chart of the sizes of several
+    """``--chart OUT.png RESULTS.json…``: one scaling chart of the sizes of several
     invocations (each point's floor is from its own run)."""
     runs = [run for name in inputs for run in json.loads(Path(name).read_text())["runs"]]
     runs.sort(key=lambda r: r["customers"])
-    Path(out).write_text(_svg(runs), encoding="utf-8")
+    _chart(runs, Path(out))
     return 0
 
 
