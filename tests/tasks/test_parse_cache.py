@@ -212,6 +212,39 @@ def test_save_replaces_the_last_runs_rows(make_ctx) -> None:
     assert {uid: d for uid, (d, _raw) in loaded.items()} == {"6": "d6b"}
 
 
+@pytest.mark.parametrize(
+    ("records", "digests", "context", "rewritten"),
+    [
+        pytest.param({"5": RICH_BILLING}, {"5": "d5"}, "ctx-1", False, id="issue-12-same-rows"),
+        pytest.param({"5": RICH_BILLING}, {"5": "d5b"}, "ctx-1", True, id="issue-12-row-changed"),
+        pytest.param(
+            {"5": RICH_BILLING, "6": BillingCustomer(id="6")},
+            {"5": "d5", "6": "d6"},
+            "ctx-1",
+            True,
+            id="issue-12-customer-added",
+        ),
+        pytest.param({}, {}, "ctx-1", True, id="issue-12-customer-gone"),
+        pytest.param({"5": RICH_BILLING}, {"5": "d5"}, "ctx-2", True, id="issue-12-other-context"),
+    ],
+)
+def test_a_cache_already_holding_the_rows_is_not_written_again(
+    make_ctx, tmp_path, records, digests, context, rewritten
+) -> None:
+    """issue 12 (no-change run): a record is a pure function of its row's bytes and the
+    context, so a file holding exactly this run's rows is left as it is; any other row
+    set, or another context, is written."""
+    ParseCache(make_ctx(), "billing", context).save({"5": RICH_BILLING}, {"5": "d5"})
+    path = cache_path(tmp_path)
+    path.write_bytes(path.read_bytes() + b" ")  # a mark a rewrite would remove
+    cache = ParseCache(make_ctx(), "billing", "ctx-1")
+    cache.load()
+    cache.save(records, digests)
+    assert (not path.read_bytes().endswith(b" ")) is rewritten
+    loaded = ParseCache(make_ctx(), "billing", "ctx-1").load()
+    assert {uid: d for uid, (d, _raw) in loaded.items()} == {uid: digests[uid] for uid in records}
+
+
 def test_the_document_type_reads_back(make_ctx) -> None:
     """issue 12: the file is a :class:`ParsedRows` (context, rows by id)."""
     ParseCache(make_ctx(), "billing", "ctx-1").save({"5": RICH_BILLING}, {"5": "d"})

@@ -169,6 +169,32 @@ def test_the_file_holds_digests_and_its_owner(make_ctx, tmp_path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("changed", "full_resync", "rewritten"),
+    [
+        pytest.param(["3"], False, False, id="issue-12-same-result-not-written"),
+        pytest.param(["2", "3"], False, True, id="issue-12-another-result-written"),
+        pytest.param(["3"], True, True, id="issue-12-full-resync-always-writes"),
+    ],
+)
+def test_a_record_saying_so_already_is_not_written_again(
+    make_ctx, tmp_path, changed, full_resync, rewritten
+) -> None:
+    """issue 12 (no-change run): the record is written only when this run's result
+    differs from the file it read; a full resync did not read it, so it writes."""
+    remember_all(make_ctx)
+    path = record_path(tmp_path)
+    path.write_bytes(path.read_bytes() + b" ")  # a mark a rewrite would remove
+    ctx = make_ctx(FakeUserSide())
+    if full_resync:
+        ctx = resync(ctx)
+    record = UnchangedRecord(ctx, "customers", snapshot(), view())
+    record.skippable(RULES)
+    record.save(RULES, ["1", "2", "3"], changed)
+    assert (not path.read_bytes().endswith(b" ")) is rewritten
+    assert set(saved(make_ctx()).rows) == {"1", "2", "3"} - set(changed)
+
+
 def test_a_customer_id_run_neither_reads_nor_writes(make_ctx, tmp_path) -> None:
     """issue 12: a one-customer run (``customer_id``) diffs its customer in full and
     leaves the record as it is (the UserSide hook is never asked for its identity)."""

@@ -45,6 +45,7 @@ class UnchangedRecord:
         self.enabled = params.customer_id is None and bool(self.billing and self.userside)
         self.trusted = self.enabled and not params.full_resync
         self._ctx = ctx
+        self._memo: Unchanged | None = None  # the file as this run read it
 
     @cached_property
     def file(self) -> StateFile:
@@ -67,7 +68,7 @@ class UnchangedRecord:
     def skippable(self, rules: str) -> dict[str, int]:
         """The customers this run need not diff under ``rules``, each with the count the
         last run kept for it (:attr:`Unchanged.kept`)."""
-        memo = self._load() if self.trusted else None
+        memo = self._memo = self._load() if self.trusted else None
         skip = skippable(memo, rules, self.billing, self.userside)
         if memo is not None:
             log.info(
@@ -87,8 +88,10 @@ class UnchangedRecord:
         *,
         kept: Mapping[str, int] | None = None,
     ) -> None:
-        """Record the customers of ``compared`` this diff found nothing to write for."""
+        """Record the customers of ``compared`` this diff found nothing to write for (a
+        file that says so already is not written again)."""
         if not self.enabled:
             return
         memo = remember(rules, self.billing, self.userside, compared, changed, kept=kept)
-        self.file.write(memo)
+        if memo != self._memo:
+            self.file.write(memo)
