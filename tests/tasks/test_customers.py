@@ -106,6 +106,53 @@ def test_load_customers_opens_sealed_values_and_fills_new_parents(make_ctx, monk
     ]
 
 
+# --- re-reads grow with what was written, not with the view ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("among", "bound"),
+    [
+        pytest.param(0, 3, id="issue-12-empty-view-3"),
+        pytest.param(600, 3, id="issue-12-small-view-3"),
+        pytest.param(20_000, 100, id="issue-12-20k-100"),
+        pytest.param(100_000, 500, id="issue-12-100k-500"),
+    ],
+)
+def test_how_many_customers_are_re_read_one_by_one(among, bound):
+    """issue 12: reads after the extract cost O(changes): one request per customer up to
+    1/200 of the view (at least 3)."""
+    assert customers.one_by_one(among) == bound
+
+
+@pytest.mark.parametrize(
+    ("wanted", "among", "singles", "views"),
+    [
+        pytest.param(3, 10, 3, 0, id="issue-12-3-of-a-small-view-one-by-one"),
+        pytest.param(4, 10, 0, 1, id="issue-12-4-of-a-small-view-one-view-read"),
+        pytest.param(45, 10_000, 45, 0, id="issue-12-45-of-10k-one-by-one"),
+        pytest.param(51, 10_000, 0, 1, id="issue-12-51-of-10k-one-view-read"),
+    ],
+)
+def test_reread_asks_for_each_customer_or_reads_the_view_once(
+    make_ctx, monkeypatch, wanted, among, singles, views
+):
+    userside = FakeUserSide()
+    userside.view = {str(i): 100 + i for i in range(60)}
+    read: list[int] = []
+
+    def read_view(ctx):
+        read.append(1)
+        return userside.get_user_list(1), {}
+
+    monkeypatch.setattr(customers, "read_view", read_view)
+    userside.calls.clear()
+    rows = customers.reread(make_ctx(userside), [100 + i for i in range(wanted)], among=among)
+    assert sorted(row.us_id for row in rows.values()) == [100 + i for i in range(wanted)]
+    single = [c for c in userside.calls if c[0] == "get_user_list" and c[1] is not None]
+    assert len(single) == singles
+    assert len(read) == views
+
+
 # --- the diff: audit lines and the licence cap ----------------------------------------
 
 

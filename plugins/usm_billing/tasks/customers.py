@@ -37,11 +37,16 @@ if TYPE_CHECKING:
     from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot
     from usm_billing.userside.customers import UsCustomer, UsView
 
-__all__ = ["billing_customers", "diff", "load", "reread"]
+__all__ = ["billing_customers", "diff", "load", "one_by_one", "reread"]
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 8  # re-read-and-write rounds of one run for multi-step changes
-REREAD_ONE_BY_ONE = 3  # customers re-read one request each; more: one read of the view
+# A re-read asks for each customer by itself (one round trip each) while they are at most
+# 1/REREAD_SHARE of the customers, and never fewer than REREAD_ONE_BY_ONE; more, and one
+# read of the whole view is cheaper (its cost is the view's size, on the server and the
+# wire). At 100,000 customers a day's multi-step changes (a few dozen) are single reads.
+REREAD_ONE_BY_ONE = 3
+REREAD_SHARE = 200
 
 Item = tuple[int, dict[str, Any]]  # (UserSide customer id, group_edit fields)
 
@@ -151,14 +156,15 @@ def diff(
     return changes
 
 
-def reread(ctx: RunContext, us_ids: Iterable[int]) -> dict[str, UsCustomer]:
+def reread(ctx: RunContext, us_ids: Iterable[int], *, among: int) -> dict[str, UsCustomer]:
     """Exactly these customers, fresh from UserSide (``get_user_list&customer_id=``, one
-    request each: whether UserSide takes a list there is not known); more than
-    :data:`REREAD_ONE_BY_ONE` of them, from one read of the whole view instead, so a
-    failed batch costs one request to re-read, not one per customer."""
+    request each: whether UserSide takes a list there is not known), so what a load reads
+    back grows with what it wrote, not with the view; when they are more than
+    :func:`one_by_one` allows of the ``among`` customers of the view, from one read of
+    the whole view instead."""
     config = ctx.config
     wanted = list(dict.fromkeys(us_ids))
-    if len(wanted) > REREAD_ONE_BY_ONE:
+    if len(wanted) > one_by_one(among):
         ids = set(wanted)
         view, _digests = read_view(ctx)  # the rows not written since decode from the cache
         return {uid: row for uid, row in view.items() if row.us_id in ids}
@@ -173,6 +179,11 @@ def reread(ctx: RunContext, us_ids: Iterable[int]) -> dict[str, UsCustomer]:
             )
         )
     return rows
+
+
+def one_by_one(among: int) -> int:
+    """How many of ``among`` customers are re-read one request each."""
+    return max(REREAD_ONE_BY_ONE, among // REREAD_SHARE)
 
 
 def _group_add_row(uid: str) -> dict[str, Any]:
@@ -258,7 +269,7 @@ class _Edits:
         self.uid_of, self.created = uid_of, created
 
     def rediff(self, us_ids: Iterable[int]) -> list[CustomerEdit]:
-        fresh = reread(self.ctx, us_ids)
+        fresh = reread(self.ctx, us_ids, among=len(self.billing))
         for uid, row in fresh.items():
             self.uid_of[row.us_id] = uid
         subset = {uid: self.billing[uid] for uid in fresh if uid in self.billing}

@@ -71,7 +71,7 @@ def load(
     wanted = billing_customers(billing, start)
 
     def recover(failed: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-        fresh = reread(ctx, (us_id for us_id, _ in failed))
+        fresh = reread(ctx, (us_id for us_id, _ in failed), among=len(wanted))
         subset = {uid: wanted[uid] for uid in fresh if uid in wanted}
         return [(e.us_id, e.fields) for e in diff_ips(subset, fresh, rules).edits if e.us_id]
 
