@@ -20,7 +20,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from usm_billing import codec
 from usm_billing.passwords import PasswordBox
 from usm_billing.state_store import StateFile
 from usm_billing.tasks.parse_cache import ParseCache, ParsedRows, parse_context
@@ -79,24 +78,26 @@ def cache_path(tmp_path, side: str = "billing", billing_id: int = 1):
     ],
 )
 def test_round_trip(make_ctx, tmp_path, side: str, record: Any, kind: type, userside) -> None:
-    """issue 12: what one run saves, the next run loads: the row's digest and the codec
-    JSON of the record, which decodes to the same record; a record whose row had no
-    digest (child account, row read by the text stream) is not kept."""
-    ParseCache(make_ctx(), side, "ctx-1", userside=userside).save(
+    """issue 12: what one run saves, the next run loads: the row's digest and the
+    record, decoded as it was saved; a record whose row had no digest (child account,
+    row read by the text stream) is not kept."""
+    ParseCache(make_ctx(), side, "ctx-1", kind, userside=userside).save(
         {"5": record, "6": record}, {"5": "digest-5"}
     )
     assert cache_path(tmp_path, side).exists()
-    loaded = ParseCache(make_ctx(), side, "ctx-1", userside=userside).load()
+    loaded = ParseCache(make_ctx(), side, "ctx-1", kind, userside=userside).load()
     assert set(loaded) == {"5"}
-    digest, raw = loaded["5"]
+    digest, loaded_record = loaded["5"]
     assert digest == "digest-5"
-    assert isinstance(raw, msgspec.Raw)
-    assert codec.decode(raw, kind) == record
+    assert isinstance(loaded_record, kind)
+    assert loaded_record == record
 
 
 def test_the_file_names_its_context_and_owner(make_ctx, tmp_path) -> None:
     """issue 12, state_store: the document carries its parse context and its UserSide."""
-    ParseCache(make_ctx(), "userside", "ctx-1", userside=US).save({"5": RICH_VIEW}, {"5": "d"})
+    ParseCache(make_ctx(), "userside", "ctx-1", UsCustomer, userside=US).save(
+        {"5": RICH_VIEW}, {"5": "d"}
+    )
     document = json.loads(cache_path(tmp_path, "userside").read_text(encoding="utf-8"))
     assert document["userside"] == US
     assert document["billing_id"] == 1
@@ -114,13 +115,13 @@ def test_the_file_names_its_context_and_owner(make_ctx, tmp_path) -> None:
 def test_another_context_loads_nothing(make_ctx, saved: str, loaded: str) -> None:
     """issue 12: records parsed under another context (code, password key, flags) are
     not used: every row is parsed."""
-    ParseCache(make_ctx(), "billing", saved).save({"5": RICH_BILLING}, {"5": "d"})
-    assert ParseCache(make_ctx(), "billing", loaded).load() == {}
+    ParseCache(make_ctx(), "billing", saved, BillingCustomer).save({"5": RICH_BILLING}, {"5": "d"})
+    assert ParseCache(make_ctx(), "billing", loaded, BillingCustomer).load() == {}
 
 
 def test_no_file_loads_nothing(make_ctx) -> None:
     """issue 12: the first run has no cache: every row is parsed, silently."""
-    assert ParseCache(make_ctx(), "billing", "ctx-1").load() == {}
+    assert ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).load() == {}
 
 
 @pytest.mark.parametrize(
@@ -156,59 +157,76 @@ def test_a_corrupt_file_warns_and_loads_nothing(make_ctx, tmp_path, caplog, cont
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="usm_billing.tasks.parse_cache"):
-        assert ParseCache(make_ctx(), "billing", "ctx-1").load() == {}
+        assert ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).load() == {}
     assert "Parse cache of billing" in caplog.text
     assert "every row is parsed" in caplog.text
 
 
-def test_a_broken_entry_inside_a_readable_file_is_loaded_undecoded(make_ctx, tmp_path) -> None:
-    """issue 12: the records stay undecoded until a row matches (``msgspec.Raw``): one
-    that no longer decodes is the reader's affair (parsed again, see below), not a reason
-    to drop the whole file."""
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(b'{"nonsense":1}', id="issue-12-entry-no-customer"),
+        pytest.param(b"5", id="issue-12-entry-not-an-object"),
+        pytest.param(b'{"id":"6","login":5}', id="issue-12-entry-wrong-type"),
+    ],
+)
+def test_a_broken_entry_means_every_row_is_parsed(make_ctx, tmp_path, caplog, entry) -> None:
+    """issue 12: the file is decoded into records as a whole (its bytes are freed before
+    the list arrives); an entry that is not a record of the side's type makes the cache
+    unusable, named in the warning, and every row is parsed."""
     path = cache_path(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(
         b'{"format":1,"billing_id":1,"parsed":{"context":"ctx-1",'
-        b'"rows":{"5":["d5",{"nonsense":1}],"6":["d6",5]}}}'
+        b'"rows":{"5":["d5",{"id":"5"}],"6":["d6",' + entry + b"]}}}"
     )
-    loaded = ParseCache(make_ctx(), "billing", "ctx-1").load()
-    assert {uid: (d, bytes(raw)) for uid, (d, raw) in loaded.items()} == {
-        "5": ("d5", b'{"nonsense":1}'),
-        "6": ("d6", b"5"),
-    }
+    with caplog.at_level(logging.WARNING, logger="usm_billing.tasks.parse_cache"):
+        assert ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).load() == {}
+    assert "the entry of customer 6 is not a valid BillingCustomer" in caplog.text
+    assert "every row is parsed" in caplog.text
 
 
 def test_a_file_of_another_userside_loads_nothing(make_ctx, caplog) -> None:
     """issue 12, state_store: the view rows of another UserSide (a test instance, a new
     server) are never used for this one's, even with the same context."""
-    ParseCache(make_ctx(), "userside", "ctx-1", userside=US).save({"5": RICH_VIEW}, {"5": "d"})
+    ParseCache(make_ctx(), "userside", "ctx-1", UsCustomer, userside=US).save(
+        {"5": RICH_VIEW}, {"5": "d"}
+    )
     with caplog.at_level(logging.WARNING, logger="usm_billing.tasks.parse_cache"):
-        assert ParseCache(make_ctx(), "userside", "ctx-1", userside=OTHER_US).load() == {}
+        assert (
+            ParseCache(make_ctx(), "userside", "ctx-1", UsCustomer, userside=OTHER_US).load() == {}
+        )
     assert "belongs to UserSide" in caplog.text
     # the owner itself still reads it
-    assert set(ParseCache(make_ctx(), "userside", "ctx-1", userside=US).load()) == {"5"}
+    assert set(ParseCache(make_ctx(), "userside", "ctx-1", UsCustomer, userside=US).load()) == {"5"}
 
 
 def test_a_file_of_another_billing_id_is_another_file(make_ctx) -> None:
     """issue 12, state_store: the cache lives in the billing's own state folder."""
-    ParseCache(make_ctx(billing_id=1), "billing", "ctx-1").save({"5": RICH_BILLING}, {"5": "d"})
-    assert ParseCache(make_ctx(billing_id=2), "billing", "ctx-1").load() == {}
+    ParseCache(make_ctx(billing_id=1), "billing", "ctx-1", BillingCustomer).save(
+        {"5": RICH_BILLING}, {"5": "d"}
+    )
+    assert ParseCache(make_ctx(billing_id=2), "billing", "ctx-1", BillingCustomer).load() == {}
 
 
 def test_the_sides_are_separate_files(make_ctx, tmp_path) -> None:
     """issue 12: the billing's and UserSide's records never mix."""
-    ParseCache(make_ctx(), "billing", "ctx-1").save({"5": RICH_BILLING}, {"5": "d"})
-    assert ParseCache(make_ctx(), "userside", "ctx-1", userside=US).load() == {}
+    ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).save(
+        {"5": RICH_BILLING}, {"5": "d"}
+    )
+    assert ParseCache(make_ctx(), "userside", "ctx-1", UsCustomer, userside=US).load() == {}
     assert not cache_path(tmp_path, "userside").exists()
 
 
 def test_save_replaces_the_last_runs_rows(make_ctx) -> None:
     """issue 12: a customer gone from this run is gone from the cache."""
-    ParseCache(make_ctx(), "billing", "ctx-1").save(
+    ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).save(
         {"5": RICH_BILLING, "6": BillingCustomer(id="6")}, {"5": "d5", "6": "d6"}
     )
-    ParseCache(make_ctx(), "billing", "ctx-1").save({"6": BillingCustomer(id="6")}, {"6": "d6b"})
-    loaded = ParseCache(make_ctx(), "billing", "ctx-1").load()
+    ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).save(
+        {"6": BillingCustomer(id="6")}, {"6": "d6b"}
+    )
+    loaded = ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).load()
     assert {uid: d for uid, (d, _raw) in loaded.items()} == {"6": "d6b"}
 
 
@@ -234,20 +252,24 @@ def test_a_cache_already_holding_the_rows_is_not_written_again(
     """issue 12 (no-change run): a record is a pure function of its row's bytes and the
     context, so a file holding exactly this run's rows is left as it is; any other row
     set, or another context, is written."""
-    ParseCache(make_ctx(), "billing", context).save({"5": RICH_BILLING}, {"5": "d5"})
+    ParseCache(make_ctx(), "billing", context, BillingCustomer).save(
+        {"5": RICH_BILLING}, {"5": "d5"}
+    )
     path = cache_path(tmp_path)
     path.write_bytes(path.read_bytes() + b" ")  # a mark a rewrite would remove
-    cache = ParseCache(make_ctx(), "billing", "ctx-1")
+    cache = ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer)
     cache.load()
     cache.save(records, digests)
     assert (not path.read_bytes().endswith(b" ")) is rewritten
-    loaded = ParseCache(make_ctx(), "billing", "ctx-1").load()
+    loaded = ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).load()
     assert {uid: d for uid, (d, _raw) in loaded.items()} == {uid: digests[uid] for uid in records}
 
 
 def test_the_document_type_reads_back(make_ctx) -> None:
     """issue 12: the file is a :class:`ParsedRows` (context, rows by id)."""
-    ParseCache(make_ctx(), "billing", "ctx-1").save({"5": RICH_BILLING}, {"5": "d"})
+    ParseCache(make_ctx(), "billing", "ctx-1", BillingCustomer).save(
+        {"5": RICH_BILLING}, {"5": "d"}
+    )
     document = StateFile(make_ctx().config, "parsed-billing.json", "parsed").read(ParsedRows)
     assert document is not None
     assert document.context == "ctx-1"
@@ -340,9 +362,9 @@ def rows_of(*pairs: tuple[str, msgspec.Raw]) -> list[Row]:
     return [Row(key, raw) for key, raw in pairs]
 
 
-def entry(raw: msgspec.Raw, record: Any) -> tuple[str, msgspec.Raw]:
-    """A cache entry for the row ``raw``: its digest and ``record``'s codec JSON."""
-    return DIGEST(raw), msgspec.Raw(codec.encode(record))
+def entry(raw: msgspec.Raw, record: Any) -> tuple[str, Any]:
+    """A cache entry for the row ``raw``: its digest and ``record``."""
+    return DIGEST(raw), record
 
 
 ROW_5 = raw_row("5")
@@ -368,40 +390,16 @@ def test_a_matching_digest_yields_the_cached_record() -> None:
     ("cached", "rows", "digest"),
     [
         pytest.param(
-            {"5": (DIGEST(b'{"id":"5"}'), msgspec.Raw(codec.encode(CACHED_5)))},
+            {"5": (DIGEST(b'{"id":"5"}'), CACHED_5)},
             rows_of(ROW_5),
             DIGEST,
             id="issue-12-other-digest-parsed",
         ),
         pytest.param(
-            {"5": (RowDigest("another key")(ROW_5[1]), msgspec.Raw(codec.encode(CACHED_5)))},
+            {"5": (RowDigest("another key")(ROW_5[1]), CACHED_5)},
             rows_of(ROW_5),
             DIGEST,
             id="issue-12-digest-of-another-key-parsed",
-        ),
-        pytest.param(
-            {"5": (DIGEST(ROW_5[1]), msgspec.Raw(b'{"nonsense":1}'))},
-            rows_of(ROW_5),
-            DIGEST,
-            id="issue-12-entry-no-customer-parsed",
-        ),
-        pytest.param(
-            {"5": (DIGEST(ROW_5[1]), msgspec.Raw(b'{"id":"5",'))},
-            rows_of(ROW_5),
-            DIGEST,
-            id="issue-12-entry-invalid-json-parsed",
-        ),
-        pytest.param(
-            {"5": (DIGEST(ROW_5[1]), msgspec.Raw(b'{"id":"5","login":5}'))},
-            rows_of(ROW_5),
-            DIGEST,
-            id="issue-12-entry-wrong-type-parsed",
-        ),
-        pytest.param(
-            {"5": (DIGEST(ROW_5[1]), msgspec.Raw(b"5"))},
-            rows_of(ROW_5),
-            DIGEST,
-            id="issue-12-entry-not-an-object-parsed",
         ),
         pytest.param(
             {"5": entry(ROW_5[1], CACHED_5)},
@@ -436,8 +434,9 @@ def test_a_matching_digest_yields_the_cached_record() -> None:
     ],
 )
 def test_anything_but_a_usable_hit_is_parsed(cached, rows, digest) -> None:
-    """issue 12: another digest, a row without its text, or a cache entry that no longer
-    decodes to a customer: the row is parsed, as without a cache."""
+    """issue 12: another digest, a row without its text, or a cache entry that is not
+    the row's own customer: the row is parsed, as without a cache (an entry that does not
+    decode makes the whole file unusable: see above)."""
     found, errors, _digests = collect_customers(rows, digest=digest, cached=cached)
     assert errors == []
     assert found == {"5": collect_customers(rows, digest=digest)[0]["5"]}
@@ -543,8 +542,8 @@ RAW_5 = msgspec.json.encode(VIEW["5"])
 CACHED_VIEW_5 = UsCustomer(billing_uid="5", us_id=105, full_name="From the cache", login="c")
 
 
-def view_entry(raw: bytes, record: Any) -> tuple[str, msgspec.Raw]:
-    return VIEW_DIGEST(raw), msgspec.Raw(codec.encode(record))
+def view_entry(raw: bytes, record: Any) -> tuple[str, Any]:
+    return VIEW_DIGEST(raw), record
 
 
 def test_view_hit_yields_the_cached_row(hook, requests_mock) -> None:
@@ -561,24 +560,9 @@ def test_view_hit_yields_the_cached_row(hook, requests_mock) -> None:
     ("cached", "body"),
     [
         pytest.param(
-            {"5": (VIEW_DIGEST(b"{}"), msgspec.Raw(codec.encode(CACHED_VIEW_5)))},
+            {"5": (VIEW_DIGEST(b"{}"), CACHED_VIEW_5)},
             BODY,
             id="issue-12-other-digest-parsed",
-        ),
-        pytest.param(
-            {"5": (VIEW_DIGEST(RAW_5), msgspec.Raw(b'{"nonsense":1}'))},
-            BODY,
-            id="issue-12-entry-no-customer-parsed",
-        ),
-        pytest.param(
-            {"5": (VIEW_DIGEST(RAW_5), msgspec.Raw(b'{"billing_uid":'))},
-            BODY,
-            id="issue-12-entry-invalid-json-parsed",
-        ),
-        pytest.param(
-            {"5": (VIEW_DIGEST(RAW_5), msgspec.Raw(b'{"billing_uid":"5","us_id":"x"}'))},
-            BODY,
-            id="issue-12-entry-wrong-type-parsed",
         ),
         pytest.param(
             {"5": view_entry(RAW_5, CACHED_VIEW_5)},
@@ -595,7 +579,7 @@ def test_view_hit_yields_the_cached_row(hook, requests_mock) -> None:
 )
 def test_view_anything_but_a_usable_hit_is_parsed(hook, requests_mock, cached, body) -> None:
     """issue 12: another digest, a body the split cannot account for (no row text), or
-    an entry that no longer decodes: the row is parsed, as without a cache."""
+    an entry of another id: the row is parsed, as without a cache."""
     requests_mock.get(US_API, content=body)
     view, _digests = hook.get_view(1, cached=cached)
     assert view == {uid: parse_view_row(uid, row) for uid, row in VIEW.items()}
@@ -655,7 +639,7 @@ def test_view_round_trip_through_the_cache(make_ctx, hook, requests_mock) -> Non
     }
     requests_mock.get(US_API, content=msgspec.json.encode(rich))
     first, digests = hook.get_view(1)
-    cache = ParseCache(make_ctx(), "userside", "ctx", userside=US)
+    cache = ParseCache(make_ctx(), "userside", "ctx", UsCustomer, userside=US)
     cache.save(first, digests)
     second, again = hook.get_view(1, cached=cache.load())
     assert second == first

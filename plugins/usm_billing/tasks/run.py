@@ -26,7 +26,7 @@ from usm_billing.sync.normalize import loose_equal
 from usm_billing.tasks import handoff
 from usm_billing.tasks.parse_cache import ParseCache, parse_context, read_view
 from usm_billing.tasks.results import Failure, Plausibility, RunReport, StartInfo
-from usm_billing.universal_api.customers import BillingSnapshot, Rejection
+from usm_billing.universal_api.customers import BillingCustomer, BillingSnapshot, Rejection
 from usm_billing.universal_api.fields import RecordError
 from usm_billing.userside.customers import UsView
 
@@ -110,7 +110,7 @@ def extract_billing(ctx: RunContext) -> BillingSnapshot:
     states, state_errors = billing.get_user_state_list()
     box = ctx.passwords
     context = parse_context(box, "billing", config.dont_change_child_id)
-    cache = ParseCache(ctx, "billing", context)
+    cache = ParseCache(ctx, "billing", context, BillingCustomer)
     customers, customer_errors, digests = billing.get_user_list(
         seal=box.seal if box is not None else None,
         keep_child_id=config.dont_change_child_id,

@@ -254,16 +254,16 @@ def collect_customers(
     seal: Callable[[str], str] | None = None,
     keep_child_id: bool = False,
     digest: Callable[[msgspec.Raw], str] | None = None,
-    cached: Mapping[str, tuple[str, msgspec.Raw]] | None = None,
+    cached: Mapping[str, tuple[str, BillingCustomer]] | None = None,
 ) -> tuple[dict[str, BillingCustomer], list[RecordError], dict[str, str]]:
     """Customers by UserSide-side key from ``get_user_list``'s rows, child accounts
     included, the records refused, and ``digest`` of the JSON text of each customer read
     from a row of its own (no child accounts; a :class:`Row` the split cut out): what
     lets the next run know the billing sent the same bytes.
 
-    ``cached`` holds the last run's customers by id as (digest, codec JSON of the
-    :class:`BillingCustomer`): a row whose digest is the cached one is the same bytes,
-    so its record is the cached one, decoded instead of parsed again. An id that occurs
+    ``cached`` holds the last run's customers by id as (row digest, record): a row whose
+    digest is the cached one is the same bytes, so its record is the cached one, not
+    parsed again. An id that occurs
     twice (a key repeated in the JSON, keys that differ only in ``&``/``+``, a child id
     equal to another id) refuses every record of that id: which one is right cannot be
     known."""
@@ -303,12 +303,14 @@ def collect_customers(
 
 
 def _cached(
-    cached: Mapping[str, tuple[str, msgspec.Raw]] | None, row_key: str, row_digest: str | None
+    cached: Mapping[str, tuple[str, BillingCustomer]] | None,
+    row_key: str,
+    row_digest: str | None,
 ) -> BillingCustomer | None:
     """The cached record of a row sent byte for byte as before, if it is that row's own
     customer and no child account."""
     key = customer_key(row_key)
-    known = cached_record(cached, key, row_digest, BillingCustomer)
+    known = cached_record(cached, key, row_digest)
     return known if known is not None and known.id == key and not known.parent else None
 
 

@@ -37,7 +37,6 @@ from usm_billing.universal_api.payload import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    import msgspec
     from pydantic import BaseModel
 
 __all__ = ["UniversalApiHook"]
@@ -196,12 +195,12 @@ class UniversalApiHook(KeyedApiHook):
         *,
         seal: Callable[[str], str] | None = None,
         keep_child_id: bool = False,
-        cached: Mapping[str, tuple[str, msgspec.Raw]] | None = None,
+        cached: Mapping[str, tuple[str, BillingCustomer]] | None = None,
     ) -> tuple[dict[str, BillingCustomer], list[RecordError], dict[str, str]]:
         """Customers by UserSide-side key, child accounts included (§3.13 ``account``);
         unusable rows are returned, not raised, and the digests of the rows
         (:func:`~usm_billing.universal_api.customers.collect_customers`, keyed by this
-        billing's API key; ``cached``: the last run's records by digest). Passwords are
+        billing's API key; ``cached``: the last run's records with their row digests). Passwords are
         kept only sealed, and only when ``seal`` is given (:mod:`usm_billing.passwords`)."""
         method = "get_user_list"
         with gc_paused():

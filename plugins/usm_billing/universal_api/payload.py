@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 
-from usm_billing import codec
 from usm_billing.exceptions import FatalApiError, excerpt
 
 if TYPE_CHECKING:
@@ -421,21 +420,12 @@ T = TypeVar("T")
 
 
 def cached_record(
-    cached: Mapping[str, tuple[str, msgspec.Raw]] | None,
-    key: str,
-    row_digest: str | None,
-    kind: type[T],
+    cached: Mapping[str, tuple[str, T]] | None, key: str, row_digest: str | None
 ) -> T | None:
     """The record the last run cached under ``key`` for a row of the same digest (the
-    same bytes), as a ``kind``; ``None`` when there is none, the row has no digest, or
-    the entry no longer decodes (the row is parsed again). Whether the record is the
-    row's own customer is the caller's check."""
+    same bytes); ``None`` when there is none or the row has no digest (the row is parsed
+    again). Whether the record is the row's own customer is the caller's check."""
     if not cached or row_digest is None:
         return None
     hit = cached.get(key)
-    if hit is None or hit[0] != row_digest:
-        return None
-    try:
-        return codec.decode(hit[1], kind)
-    except ValueError:
-        return None
+    return hit[1] if hit is not None and hit[0] == row_digest else None

@@ -247,13 +247,13 @@ class UserSideHook(KeyedApiHook):
         customer_id: str | None = None,
         passwords: PasswordDigests | None = None,
         load_password: bool = False,
-        cached: Mapping[str, tuple[str, msgspec.Raw]] | None = None,
+        cached: Mapping[str, tuple[str, UsCustomer]] | None = None,
     ) -> tuple[dict[str, UsCustomer], dict[str, str]]:
         """The view of billing ``billing_id`` and the digest of each row's JSON text
         (keyed by this UserSide's API key: the next run knows a row it reads again byte
-        for byte). ``cached`` holds the last run's rows by billing id as (digest, codec
-        JSON of the :class:`UsCustomer`): a row of the cached digest is decoded from
-        there, not parsed again. ``load_password`` asks for the stored passwords
+        for byte). ``cached`` holds the last run's rows by billing id as (row digest,
+        :class:`UsCustomer`): a row of the cached digest is that record, not parsed
+        again. ``load_password`` asks for the stored passwords
         (``is_load_password=1``, contract §5.1); they, and the password part of comments,
         are kept only as digests of ``passwords``."""
         params: dict[str, Any] = {
@@ -275,7 +275,7 @@ class UserSideHook(KeyedApiHook):
         with gc_paused():
             for row in self.read_rows("get_user_list", **params):
                 row_digest = digest(row.raw) if row.raw is not None else None
-                customer = cached_record(cached, row.key, row_digest, UsCustomer)
+                customer = cached_record(cached, row.key, row_digest)
                 if customer is None or customer.billing_uid != row.key:
                     customer = parse_view_row(row.key, row.value(), passwords=passwords)
                 if customer is not None:
