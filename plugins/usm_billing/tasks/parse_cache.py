@@ -27,6 +27,7 @@ import msgspec
 
 from usm_billing import codec
 from usm_billing.state_store import StateFile
+from usm_billing.universal_api.payload import gc_paused
 from usm_billing.userside.customers import UsCustomer
 
 if TYPE_CHECKING:
@@ -101,13 +102,14 @@ class ParseCache(Generic[T]):
         """The cached records with their row digests, or none when the cache cannot be
         used."""
         try:
-            document = self.file.read(ParsedRows)
-            if document is None or document.context != self.context:
-                return {}
-            rows = {
-                uid: (row_digest, _record(record, self.kind, uid))
-                for uid, (row_digest, record) in document.rows.items()
-            }
+            with gc_paused():  # millions of small acyclic objects (universal_api.payload)
+                document = self.file.read(ParsedRows)
+                if document is None or document.context != self.context:
+                    return {}
+                rows = {
+                    uid: (row_digest, _record(record, self.kind, uid))
+                    for uid, (row_digest, record) in document.rows.items()
+                }
         except ValueError as err:  # the file, or one entry: a cache, so parse everything
             log.warning("Parse cache of %s: %s; every row is parsed", self.side, err)
             return {}
