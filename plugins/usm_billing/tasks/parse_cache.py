@@ -3,9 +3,10 @@
 sends again byte for byte (the same keyed digest) is the record decoded from there
 instead of parsed again, which is most of a converged run's reading at 100,000 customers.
 
-The file is decoded into records as a whole, before the side's list is fetched, so its
-bytes (85 MB at 100,000 customers) are freed before the list's body (121 MB) arrives
-instead of being held beside it; a record is kept only where its row comes again.
+Every entry of the file is decoded into its record before the side's list is fetched, so
+the file's bytes (85 MB at 100,000 customers) are freed before the list's body (121 MB)
+arrives instead of being held beside it; the record of a row that changed is parsed
+anew and replaces the cached one.
 
 The records are the ones the extract hands the other steps (sealed passwords, password
 digests: nothing a run folder does not hold already). It is a cache: a missing,
